@@ -1,0 +1,52 @@
+"""The ``descent`` command line.
+
+Each sub-command lives in its own module with ``register(subparsers)``, which adds its parser and sets
+``func`` to a function ``run(args) -> int``. User errors (ValueError, DescentError, missing files) end with a
+one-line message on stderr and exit status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from ..errors import DescentError, one_line
+
+# Sub-command modules, in the order --help lists them.
+COMMANDS = ("train", "compare", "search", "ensemble", "gradcheck", "lab")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but an error is one line and exit status 2 (argparse's own convention)."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {one_line(message)}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="descent",
+        description="Optimizers, schedules and a lab for 'Training Neural Networks II' (CS231n lecture 7).",
+    )
+    from .. import __version__
+
+    parser.add_argument("--version", action="version", version=f"descent {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+    for name in COMMANDS:
+        importlib.import_module(f"{__name__}.{name}").register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except (DescentError, ValueError, FileNotFoundError, PermissionError, IsADirectoryError) as e:
+        print(f"descent {args.command}: error: {one_line(e)}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"descent {args.command}: interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,12 @@
+"""`descent ensemble`: placeholder until its issue lands (the owner replaces this module)."""
+
+from __future__ import annotations
+
+
+def register(sub) -> None:
+    p = sub.add_parser("ensemble", help="(not yet available)")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    raise NotImplementedError("descent ensemble is not built yet")
