@@ -46,6 +46,8 @@ def backtracking(value: Callable[[float], float], f0: float, dphi0: float, t: fl
 
 def cubic_minimizer(a: float, fa: float, da: float, b: float, fb: float, db: float) -> float | None:
     """Minimizer of the cubic through (a, fa) and (b, fb) with slopes da, db (N&W eq. 3.59); None if none."""
+    if a == b:
+        return None
     d1 = da + db - 3.0 * (fa - fb) / (a - b)
     discriminant = d1 * d1 - da * db
     if not discriminant >= 0.0:
@@ -101,7 +103,7 @@ def _zoom(phi, start: _Point, lo: _Point, hi: _Point, d: torch.Tensor, evals: in
           max_evals: int, tolerance_change: float) -> Step:
     """N&W Algorithm 3.6: shrink [lo, hi], lo always the best point with sufficient decrease."""
     d_max = float(d.abs().max())
-    while evals < max_evals and abs(hi.t - lo.t) * d_max >= tolerance_change:
+    while evals < max_evals and hi.t != lo.t and abs(hi.t - lo.t) * d_max >= tolerance_change:
         a, b = min(lo.t, hi.t), max(lo.t, hi.t)
         guess = None
         if math.isfinite(hi.f) and math.isfinite(hi.dphi):
