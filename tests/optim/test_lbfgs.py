@@ -10,6 +10,7 @@ from scipy.optimize import minimize, rosen, rosen_der
 
 from descent.optim.lbfgs import LBFGS, dense_inverse_hessian, two_loop
 from descent.optim.linesearch import strong_wolfe
+from descent.optim.newton import Newton
 
 
 def rosenbrock(x):
@@ -146,9 +147,10 @@ def test_nan_in_line_search_is_rejected_and_a_finite_point_kept():
             assert float(f(x.detach())) < 1e-6
 
 
-def test_bad_closures():
+@pytest.mark.parametrize("optimizer", [LBFGS, Newton])
+def test_bad_closures(optimizer):  # both full-batch optimizers
     x = torch.zeros(3, requires_grad=True)
-    opt = LBFGS([x])
+    opt = optimizer([x])
     with pytest.raises(ValueError, match="needs a closure"):
         opt.step()
     with pytest.raises(ValueError, match=r"scalar loss tensor, got \(3,\)"):

@@ -171,15 +171,6 @@ def test_exact_hessian_too_large_names_the_cg_mode_and_auto_picks_cg():
     assert opt.state[net.weight]["mode"] == "cg" and float(closure()) < loss0
 
 
-def test_bad_closures():
-    x = torch.zeros(3, requires_grad=True)
-    opt = Newton([x])
-    with pytest.raises(ValueError, match="needs a closure"):
-        opt.step()
-    with pytest.raises(ValueError, match=r"scalar loss tensor, got \(3,\)"):
-        opt.step(lambda: x * 2)
-
-
 @pytest.mark.parametrize("kwargs, name", [
     ({"mode": "bfgs"}, "mode='bfgs'"), ({"damping": -1.0}, "damping=-1.0"),
     ({"lr": 0.0}, "lr=0.0"), ({"shrink": 1.0}, "shrink=1.0"),
