@@ -14,11 +14,12 @@ explicit matrix beside it). Then :math:`x_{k+1} = x_k + t_k d_k` with t_k from t
 stored only if :math:`y^\top s > 10^{-10}` (curvature condition), so H stays positive definite.
 
 Defaults and argument names follow ``torch.optim.LBFGS`` (lr=1, max_iter=20, max_eval=max_iter*5/4,
-tolerance_grad=1e-7, tolerance_change=1e-9, history_size=100, line_search_fn=None). Differences: max_eval also
-bounds the evaluations inside the line search; several param groups are accepted (their parameters form one
-vector x; the groups must share these hyperparameters); a failed line search, or a NaN/Inf loss, restores the
-parameters to the last good iterate and ends the step. SciPy's ``L-BFGS-B`` and Optax's ``scale_by_lbfgs`` are
-the same method.
+tolerance_grad=1e-7, tolerance_change=1e-9, history_size=100, line_search_fn=None); without a line search
+the iterates are torch's. Differences: max_eval also bounds the evaluations inside the line search; the
+first trial step of the strong-Wolfe search has unit length, lr / |g|_2, as in SciPy's L-BFGS-B; several
+param groups are accepted (their parameters form one vector x; the groups must share these hyperparameters);
+a failed line search, or a NaN/Inf loss, restores the parameters to the last good iterate and ends the step.
+SciPy's ``L-BFGS-B`` and Optax's ``scale_by_lbfgs`` are the same method.
 
 Reference: D. C. Liu and J. Nocedal, "On the limited memory BFGS method for large scale optimization", 1989;
 Nocedal and Wright, *Numerical Optimization*, 2nd ed., 2006, Algorithms 7.4 and 7.5.
@@ -67,6 +68,14 @@ def dense_inverse_hessian(n: int, s_hist, y_hist, dtype=torch.float64) -> torch.
         V = eye - rho * torch.outer(y, s)
         H = V.T @ H @ V + rho * torch.outer(s, s)
     return H
+
+
+def first_step_scale(g: torch.Tensor, line_search_fn: str | None) -> float:
+    """Scale of the very first trial step along -g: min(1, 1/|g|_1) without a line search (torch.optim.LBFGS),
+    1/|g|_2 (a step of unit length, SciPy's L-BFGS-B) before the strong-Wolfe search."""
+    if line_search_fn is None:
+        return min(1.0, 1.0 / float(g.abs().sum()))
+    return 1.0 / float(g.norm())
 
 
 class LBFGS(torch.optim.Optimizer):
@@ -126,8 +135,9 @@ class LBFGS(torch.optim.Optimizer):
             dphi0 = float(g.dot(d))
             if dphi0 > -h["tolerance_change"]:
                 break
-            # The first step ever is scaled to length <= lr in the l1 norm, as torch.optim.LBFGS does.
-            t = h["lr"] * (min(1.0, 1.0 / float(g.abs().sum())) if state["n_iter"] == 1 else 1.0)
+            t = h["lr"]
+            if state["n_iter"] == 1:  # the first direction is -g: scale its first trial step
+                t *= first_step_scale(g, h["line_search_fn"])
             budget = h["max_eval"] - evals
             if budget <= 0:
                 break
