@@ -127,6 +127,7 @@ class LBFGS(torch.optim.Optimizer):
         loss, g = evaluate()
         evals, first_loss = 1, loss
         x = flat_params(params)
+        last_trial = [None]  # the step t at which the parameters were last written
         for _ in range(h["max_iter"]):
             if not math.isfinite(loss) or float(g.abs().max()) <= h["tolerance_grad"]:
                 break
@@ -144,6 +145,7 @@ class LBFGS(torch.optim.Optimizer):
             if h["line_search_fn"] == "strong_wolfe":
 
                 def phi(t: float, x=x, d=d) -> tuple[float, torch.Tensor]:
+                    last_trial[0] = t
                     set_params(params, x + t * d)
                     return evaluate()
 
@@ -152,6 +154,7 @@ class LBFGS(torch.optim.Optimizer):
                 evals += found.evals
                 ok, t, new_loss, new_g = found.ok, found.t, found.f, found.g
             else:
+                last_trial[0] = t
                 set_params(params, x + t * d)
                 new_loss, new_g = evaluate()
                 evals += 1
@@ -160,7 +163,8 @@ class LBFGS(torch.optim.Optimizer):
                 set_params(params, x)
                 break
             new_x = x + t * d
-            set_params(params, new_x)
+            if last_trial[0] != t:  # the search ended on an earlier trial than its last evaluation
+                set_params(params, new_x)
             s, y = new_x - x, new_g - g
             ys = float(y.dot(s))
             if ys > 1e-10:
