@@ -99,6 +99,7 @@ def add_training_arguments(p: argparse.ArgumentParser, defaults: TrainConfig | N
     g.add_argument("--progress", dest="progress", action="store_true", default=None, help="always show a progress bar")
     g.add_argument("--no-progress", dest="progress", action="store_false")
     g.add_argument("--device", default=d.device)
+    g.add_argument("--threads", type=positive_int, default=d.threads, help="torch intra-op threads")
 
 
 def add_optimizer_arguments(p: argparse.ArgumentParser, defaults: TrainConfig | None = None) -> None:

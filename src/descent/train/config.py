@@ -57,6 +57,7 @@ class TrainConfig:
     tensorboard: bool = False
     # bookkeeping
     device: str = "cpu"
+    threads: int | None = None        # torch intra-op threads; None = torch's default
     checkpoint_every: int = 1         # epochs between checkpoints (0 = none)
     progress: bool | None = None      # None = only on a terminal
 

@@ -122,6 +122,8 @@ def run_training(
         cfg = TrainConfig.from_dict(saved["config"])
         cfg.epochs = max(epochs, cfg.epochs)
 
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
     splits = data_module.load(cfg.data, cfg.data_dir, seed=cfg.seed, val_fraction=cfg.val_fraction,
                               standardize=cfg.standardize, train_subset=cfg.train_subset)
