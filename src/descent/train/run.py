@@ -233,7 +233,8 @@ def plot_curves(iter_losses: list[float], history: list[dict[str, Any]], path: P
     ax_acc.set(xlabel="epoch", ylabel="accuracy", title="accuracy")
     for ax in (ax_loss, ax_acc):
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=8)
     if title:
         fig.suptitle(title)
     fig.tight_layout()
