@@ -33,7 +33,7 @@ import math
 
 import torch
 
-from ._fullbatch import Closure, flat_params, functional_loss, require_closure, set_params
+from ._fullbatch import Closure, flat_params, functional_loss, loss_and_grad, require_closure, set_params
 from .linesearch import backtracking
 
 MODES = ("auto", "exact", "cg")
@@ -89,9 +89,9 @@ class Newton(torch.optim.Optimizer):
         mode = self._mode(h, x.numel(), x.element_size())
         first_loss = None
         for _ in range(h["max_iter"]):
-            with torch.enable_grad():
-                g, loss = torch.func.grad_and_value(f)(x)
-            loss = float(loss)
+            # An ordinary closure call for f and g, so its side effects (a trainer keeping the loss) see plain
+            # tensors; only the Hessian (or Hv) and the line search's values go through f(x).
+            loss, g = loss_and_grad(closure, params, "Newton")
             first_loss = loss if first_loss is None else first_loss
             if not math.isfinite(loss) or float(g.abs().max()) <= h["tolerance_grad"]:
                 break
