@@ -178,3 +178,21 @@ def test_exact_hessian_too_large_names_the_cg_mode_and_auto_picks_cg():
 def test_bad_hyperparameters(kwargs, name):
     with pytest.raises(ValueError, match=name):
         Newton([torch.zeros(1, requires_grad=True)], **kwargs)
+
+
+def test_a_closure_that_keeps_its_first_loss_gets_a_plain_tensor():
+    # The trainer's closure keeps the first loss it computes; it must not be a torch.func-wrapped tensor.
+    net = torch.nn.Linear(3, 2).double()
+    X, y = torch.randn(10, 3, dtype=torch.float64), torch.randint(0, 2, (10,))
+    kept = {}
+    opt = Newton(net.parameters(), max_iter=3)
+
+    def closure():
+        opt.zero_grad()
+        loss = torch.nn.functional.cross_entropy(net(X), y)
+        loss.backward()
+        kept.setdefault("loss", loss.detach())
+        return loss
+
+    first = opt.step(closure)
+    assert type(kept["loss"]) is torch.Tensor and float(kept["loss"] * 2) == pytest.approx(2 * float(first))
