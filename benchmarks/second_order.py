@@ -64,7 +64,7 @@ def run_torch_style(cls, loss_of, n, **kwargs):
     return time.perf_counter() - start, calls[0], grad_max_norm(loss_of, theta)
 
 
-def run_scipy(loss_of, n, tol):
+def run_scipy(loss_of, n, tol, history=HISTORY):
     def fun(v):
         theta = torch.from_numpy(v).requires_grad_(True)
         loss = loss_of(theta)
@@ -73,7 +73,7 @@ def run_scipy(loss_of, n, tol):
 
     start = time.perf_counter()
     r = minimize(fun, np.zeros(n), jac=True, method="L-BFGS-B",
-                 options={"maxcor": HISTORY, "gtol": tol, "ftol": 0.0, "maxiter": 100000, "maxfun": 100000})
+                 options={"maxcor": history, "gtol": tol, "ftol": 0.0, "maxiter": 100000, "maxfun": 100000})
     return time.perf_counter() - start, r.nfev, grad_max_norm(loss_of, torch.from_numpy(r.x))
 
 
@@ -101,6 +101,11 @@ def lbfgs_comparison(repeats):
     ours, torch_, scipy_ = summary["descent LBFGS"], summary["torch.optim.LBFGS"], summary["SciPy L-BFGS-B"]
     print(f"ratios: f evals descent/SciPy = {ours[1] / scipy_[1]:.3f} (target <= 1.1); "
           f"wall time descent/torch = {ours[0] / torch_[0]:.3f} (target <= 1.0)")
+    print("function evaluations at other history sizes (one run each): history, descent, torch, SciPy")
+    for history in (5, 20):
+        kwargs = {**common, "history_size": history}
+        counts = [run_torch_style(cls, loss_of, n, **kwargs)[1] for cls in (LBFGS, torch.optim.LBFGS)]
+        print(f"  {history:3d}  {counts[0]:4d}  {counts[1]:4d}  {run_scipy(loss_of, n, tol, history)[1]:4d}")
 
 
 def newton_on_digits(repeats):
