@@ -63,12 +63,8 @@ def build_optimizer(cfg: TrainConfig, params: Iterable[nn.Parameter]) -> torch.o
 
 
 def _loss_fn(name: str) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
-    try:
-        from .. import losses
-    except ImportError:  # TEMPORARY until descent.losses lands
-        if name != "softmax":
-            raise ValueError(f"unknown loss {name!r}") from None
-        return nn.functional.cross_entropy
+    from .. import losses
+
     return losses.get(name)
 
 
