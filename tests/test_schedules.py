@@ -326,3 +326,13 @@ def test_cosine_without_any_total():
         S.parse("restarts:cycles=2", LR)
     with pytest.raises(ValueError, match="total_steps must be a positive integer, got 0"):
         S.parse("constant", LR, 0)
+
+
+def test_numpy_numbers_are_accepted_and_booleans_are_not():
+    np = pytest.importorskip("numpy")
+    s = S.step_decay(np.float32(0.5), np.int64(3), np.float64(0.5))
+    assert [s(t) for t in np.arange(7)] == [0.5, 0.5, 0.5, 0.25, 0.25, 0.25, 0.125]
+    with pytest.raises(ValueError, match="lr must be a positive finite number, got True"):
+        S.constant(True)
+    with pytest.raises(ValueError, match="every must be a positive integer, got True"):
+        S.step_decay(LR, True, 0.5)

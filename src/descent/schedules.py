@@ -15,6 +15,7 @@ Gradient Descent with Warm Restarts", 2017), the cyclic schedule snapshot ensemb
 from __future__ import annotations
 
 import math
+import numbers
 import operator
 from bisect import bisect_right
 from collections.abc import Callable, Sequence
@@ -50,34 +51,44 @@ class Schedule:
 
 # ---- validation: each message names the argument and the value -----------------------------------------
 
+def _is_real(value: object) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
 def _positive(name: str, value: float) -> float:
-    if not (isinstance(value, (int, float)) and 0 < value < math.inf):
+    if not (_is_real(value) and 0 < value < math.inf):
         raise ValueError(f"{name} must be a positive finite number, got {value!r}")
     return float(value)
 
 
 def _nonneg(name: str, value: float) -> float:
-    if not (isinstance(value, (int, float)) and 0 <= value < math.inf):
+    if not (_is_real(value) and 0 <= value < math.inf):
         raise ValueError(f"{name} must be a non-negative finite number, got {value!r}")
     return float(value)
 
 
 def _count(name: str, value: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
         raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return value
+    return int(value)
 
 
 def _factor(value: float) -> float:
-    if not (isinstance(value, (int, float)) and 0 < value <= 1):
+    if not (_is_real(value) and 0 < value <= 1):
         raise ValueError(f"factor must be in (0, 1], got {value!r}")
     return float(value)
 
 
 def _final(final_lr: float, lr: float) -> float:
-    if not (isinstance(final_lr, (int, float)) and 0 <= final_lr <= lr):
+    if not (_is_real(final_lr) and 0 <= final_lr <= lr):
         raise ValueError(f"final_lr must be in [0, lr={lr!r}], got {final_lr!r}")
     return float(final_lr)
+
+
+def _mult(value: float) -> float:
+    if not (_is_real(value) and 1 <= value < math.inf):
+        raise ValueError(f"mult must be a finite number >= 1, got {value!r}")
+    return float(value)
 
 
 # ---- the closed forms --------------------------------------------------------------------------------------
@@ -179,10 +190,7 @@ def cosine_restarts(lr: float, period: float, mult: float = 1.0, final_lr: float
     eta_min=final_lr)`` (torch needs integer T_0 and T_mult; here any period > 0 and mult >= 1).
     See :func:`cycle_ends` for where the cycles end."""
     lr, period = _positive("lr", lr), _positive("period", period)
-    final = _final(final_lr, lr)
-    if not (isinstance(mult, (int, float)) and 1 <= mult < math.inf):
-        raise ValueError(f"mult must be a finite number >= 1, got {mult!r}")
-    mult = float(mult)
+    final, mult = _final(final_lr, lr), _mult(mult)
 
     def fn(t: int) -> float:
         i = _locate_cycle(period, mult, t)
@@ -198,9 +206,7 @@ def cycle_ends(period: float, mult: float, total: int) -> list[int]:
     takes snapshot i once ``t + 1`` optimizer steps (or epochs) are done.
     Example: ``cycle_ends(10, 2, 70) == [9, 29, 69]``.
     """
-    period, total = _positive("period", period), _count("total", total)
-    if not (isinstance(mult, (int, float)) and 1 <= mult < math.inf):
-        raise ValueError(f"mult must be a finite number >= 1, got {mult!r}")
+    period, total, mult = _positive("period", period), _count("total", total), _mult(mult)
     ends, i = [], 1
     while (end := math.ceil(_cycle_start(period, mult, i)) - 1) < total:
         ends.append(end)
