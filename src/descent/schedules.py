@@ -277,7 +277,8 @@ class LRSchedule(LRScheduler):
     def load_state_dict(self, state_dict: dict) -> None:
         saved, ours = state_dict.get("schedule_spec"), self.schedule_spec
         if saved is not None and ours is not None and saved != ours:
-            raise ValueError(f"scheduler state was saved for schedule {saved!r}, not {ours!r}")
+            raise ValueError(f"scheduler state was saved for schedule {saved!r}, not {ours!r} (a schedule "
+                             f"spanning the whole run changes when the run's length does)")
         self.__dict__.update({k: v for k, v in state_dict.items() if k != "schedule_spec"})
         for group, lr in zip(self.optimizer.param_groups, self.get_lr(), strict=True):
             group["lr"] = lr
