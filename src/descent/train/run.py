@@ -47,6 +47,10 @@ def validate(cfg: TrainConfig) -> None:
     if cfg.snapshots is not None and cfg.schedule:
         raise ValueError("--snapshots sets its own cosine-restart schedule; drop --schedule")
     registry.get(cfg.optimizer)
+    if cfg.schedule:
+        from .. import schedules
+
+        schedules.parse(cfg.schedule, 1.0, 10**6)  # a bad spelling fails before any data is loaded
 
 
 def build_optimizer(cfg: TrainConfig, params: Iterable[nn.Parameter]) -> torch.optim.Optimizer:
