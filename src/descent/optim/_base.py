@@ -161,7 +161,7 @@ def maximum_(a: Any, b: Any) -> Any:
 def _fused_template(*tensors, **hyper):
     wrapped = [None if t is None else FusedTensor(t) for t in tensors]
     RULE(*wrapped, **hyper)  # noqa: F821 -- a global of each rule's copy, see compiled()
-    for t, w in zip(tensors, wrapped):
+    for t, w in zip(tensors, wrapped, strict=True):
         if t is not None and w.t is not t:
             t.copy_(w.t)
 
@@ -263,8 +263,8 @@ class FirstOrder(torch.optim.Optimizer):
         for (p, g, bufs), step in loop:
             type(self).rule(p, g, *bufs, **hyper[step])
         for (_, _, step), items in buckets.items():
-            ps, gs, bufs = zip(*items)
-            lists = [None if b[0] is None else TensorList(list(b)) for b in zip(*bufs)] if self.buffers else []
+            ps, gs, bufs = zip(*items, strict=True)
+            lists = [None if b[0] is None else TensorList(list(b)) for b in zip(*bufs, strict=True)]
             type(self).rule(TensorList(list(ps)), TensorList(list(gs)), *lists, **hyper[step])
 
     def _run_fused(self, items: list, hyper: dict[int, dict[str, Any]], *, strict: bool) -> bool:
@@ -300,4 +300,5 @@ def _path(fused: bool | None, foreach: bool | None) -> Callable[[torch.Tensor], 
         return lambda p: "loop"
     if fused is False or _COMPILE_BROKEN or torch.compiler.is_compiling():
         return lambda p: "foreach"
-    return lambda p: "fused" if p.numel() >= FUSED_MIN_NUMEL and p.device.type in ("cpu", "cuda") else "foreach"
+    return lambda p: (
+        "fused" if p.numel() >= FUSED_MIN_NUMEL and p.device.type in ("cpu", "cuda") else "foreach")

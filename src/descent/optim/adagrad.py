@@ -25,7 +25,9 @@ class AdaGrad(FirstOrder):
     With ``g`` the gradient plus ``weight_decay * w`` and ``h_0 = initial_accumulator_value``:
 
     .. math::  h_t = h_{t-1} + g_t \odot g_t, \qquad
-               w_t = w_{t-1} - \frac{lr}{1 + (t-1)\,\mathrm{lr\_decay}} \cdot \frac{g_t}{\sqrt{h_t} + \epsilon}
+               w_t = w_{t-1} - \frac{lr}{1 + (t-1) \delta} \cdot \frac{g_t}{\sqrt{h_t} + \epsilon}
+
+    (:math:`\delta` = ``lr_decay``).
 
     ``eps_inside_sqrt=True`` divides by :math:`\sqrt{h_t + \epsilon}` instead (the notes' slide, Keras 3
     and Optax); the notes' code and CS231n put ``1e-7`` outside as PyTorch does.

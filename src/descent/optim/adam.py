@@ -35,7 +35,8 @@ class Adam(FirstOrder):
 
     Options, each a point where references differ:
 
-    * ``bias_correction=False``: CS231n's "Adam (almost)", :math:`w_t = w_{t-1} - lr\, m_t/(\sqrt{v_t}+\epsilon)`,
+    * ``bias_correction=False``: CS231n's "Adam (almost)",
+      :math:`w_t = w_{t-1} - lr\, m_t/(\sqrt{v_t}+\epsilon)`,
       whose first steps are too large because :math:`v` starts at 0 while :math:`\beta_2 \approx 1`;
     * ``eps_inside_sqrt=True``: :math:`\sqrt{\hat v_t + \epsilon}` (the notes' slide; Optax's ``eps_root``);
     * ``amsgrad=True``: divide by the running maximum of :math:`v_t` (Reddi et al. 2018, as torch.optim);
@@ -89,4 +90,5 @@ class AdamW(Adam):
 
     def __init__(self, params: Any, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 1e-2, amsgrad: bool = False, **options: Any):
-        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, decoupled_weight_decay=True, **options)
+        options["decoupled_weight_decay"] = True
+        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, **options)

@@ -63,7 +63,8 @@ class RMSProp(FirstOrder):
         super().__init__(params, defaults, foreach=foreach, fused=fused, maximize=maximize)
 
     def _active(self, group: dict[str, Any]) -> tuple[str, ...]:
-        return ("square_avg",) + ("grad_avg",) * group["centered"] + ("momentum_buffer",) * (group["momentum"] > 0)
+        centered, momentum = group["centered"], group["momentum"] > 0
+        return ("square_avg",) + ("grad_avg",) * centered + ("momentum_buffer",) * momentum
 
     def _hyper(self, group: dict[str, Any], step: int) -> dict[str, Any]:
         return dict(lr=group["lr"], alpha=group["alpha"], eps=group["eps"], momentum=group["momentum"],

@@ -85,7 +85,9 @@ class Momentum(FirstOrder):
 
 
 class SGD(Momentum):
-    r"""Plain (stochastic) gradient descent: :math:`w_{t+1} = w_t - lr\, (g_t + \lambda w_t)`, ``λ = weight_decay``.
+    r"""Plain (stochastic) gradient descent: :math:`w_{t+1} = w_t - lr\, (g_t + \lambda w_t)`.
+
+    :math:`\lambda` = ``weight_decay``.
 
     Defaults ``lr=1e-3``, ``weight_decay=0``, as ``torch.optim.SGD()`` (whose default momentum is 0);
     Keras ``SGD`` and Optax ``sgd`` are the same rule. Reference: H. Robbins and S. Monro, "A stochastic
