@@ -65,8 +65,9 @@ def test_lr_in_velocity_differs_only_when_lr_changes(name):
 
 def test_fused_options_match_loop():
     """The compiled path with descent-only options (one compilation each) equals the reference loop."""
-    for name, kw in (("adam", {"bias_correction": False, "eps_inside_sqrt": True, "amsgrad": True}),
-                     ("nesterov", {"lr_in_velocity": True}), ("rmsprop", {"centered": True, "momentum": 0.5})):
+    cases = (("adam", {"bias_correction": False, "eps_inside_sqrt": True, "amsgrad": True}),
+             ("nesterov", {"lr_in_velocity": True}), ("rmsprop", {"centered": True, "momentum": 0.5}))
+    for name, kw in cases:
         hyper = _hyper(name, kw)
         loop_p, fused_p = make_params(), make_params()
         a = run(OPTIMIZERS[name].factory(loop_p, **hyper, foreach=False), loop_p, 20)
