@@ -83,7 +83,8 @@ def test_dtypes_preserved(name, dtype):
     opt = build(name, params)
     run(opt, params, 2)
     assert all(p.dtype == dtype for p in params)
-    assert all(t.dtype == dtype for s in opt.state.values() for t in s.values() if isinstance(t, torch.Tensor))
+    buffers = [t for s in opt.state.values() for t in s.values() if isinstance(t, torch.Tensor)]
+    assert all(t.dtype == dtype for t in buffers)
     assert all(torch.isfinite(p.float()).all() for p in params)
 
 
