@@ -86,16 +86,16 @@ class TensorList:
         return call
 
 
-def denominator(s: Any, eps: float, eps_inside_sqrt: bool, bias_correction2: float | None = None) -> Any:
-    """The adaptive methods' divisor, one new tensor: ``sqrt(s / c) + eps`` (PyTorch, CS231n, Keras) or,
-    with ``eps_inside_sqrt``, ``sqrt(s / c + eps)`` (the notes' slides, Optax's ``eps_root``), where
-    ``c = bias_correction2`` (1 if None)."""
+def denominator(s: Any, eps: float, eps_inside_sqrt: bool, root_c: float | None = None) -> Any:
+    """The adaptive methods' divisor, one new tensor: ``sqrt(s) / root_c + eps`` (PyTorch, CS231n, Keras)
+    or, with ``eps_inside_sqrt``, ``sqrt(s / root_c**2 + eps)`` (the notes' slides, Optax's ``eps_root``);
+    ``root_c`` is Adam's ``sqrt(1 - beta2**t)``, precomputed once per step (1 if None)."""
     if eps_inside_sqrt:
-        d = s.add(eps) if bias_correction2 is None else s.div(bias_correction2).add_(eps)
+        d = s.add(eps) if root_c is None else s.div(root_c * root_c).add_(eps)
         return d.sqrt_()
     d = s.sqrt()
-    if bias_correction2 is not None:
-        d.div_(bias_correction2**0.5)
+    if root_c is not None:
+        d.div_(root_c)
     return d.add_(eps)
 
 

@@ -7,7 +7,7 @@ from typing import Any
 from ._base import FirstOrder, betas_pair, denominator, maximum_, nonnegative, positive
 
 
-def adam_rule(p, g, m, v, v_max, *, lr, beta1, beta2, eps, step_size, bias_correction2, eps_inside_sqrt,
+def adam_rule(p, g, m, v, v_max, *, lr, beta1, beta2, eps, step_size, root_c, eps_inside_sqrt,
               weight_decay, decoupled, maximize):
     """One step for one parameter (or bucket); ``v_max`` is None unless AMSGrad."""
     if maximize:
@@ -21,7 +21,7 @@ def adam_rule(p, g, m, v, v_max, *, lr, beta1, beta2, eps, step_size, bias_corre
     v.mul_(beta2).addcmul_(g, g, value=1 - beta2)
     if v_max is not None:
         v = maximum_(v_max, v)
-    p.addcdiv_(m, denominator(v, eps, eps_inside_sqrt, bias_correction2), value=-step_size)
+    p.addcdiv_(m, denominator(v, eps, eps_inside_sqrt, root_c), value=-step_size)
 
 
 class Adam(FirstOrder):
@@ -75,7 +75,7 @@ class Adam(FirstOrder):
         corrected = group["bias_correction"]
         return dict(lr=group["lr"], beta1=beta1, beta2=beta2, eps=group["eps"],
                     step_size=group["lr"] / (1 - beta1**step) if corrected else group["lr"],
-                    bias_correction2=1 - beta2**step if corrected else None,
+                    root_c=(1 - beta2**step) ** 0.5 if corrected else None,
                     eps_inside_sqrt=group["eps_inside_sqrt"], weight_decay=group["weight_decay"] or None,
                     decoupled=group["decoupled_weight_decay"], maximize=group["maximize"])
 
