@@ -26,5 +26,5 @@ for Optimizer, kwargs in ((LBFGS, {"line_search_fn": "strong_wolfe", "max_iter":
 
     optimizer.step(closure)      # returns the loss at the start, as torch.optim.LBFGS does
     loss = closure()             # the loss where it stopped
-    print(f"{Optimizer.__name__:6s} loss {float(loss):.6f}  max |grad| {W.grad.abs().max():.1e}  "
+    print(f"{Optimizer.__name__:6s} loss {loss.item():.6f}  max |grad| {W.grad.abs().max():.1e}  "
           f"function evaluations {evaluations}")
