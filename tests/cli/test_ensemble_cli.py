@@ -2,9 +2,7 @@
 NumPy, and the one-line errors for bad run folders."""
 
 import argparse
-import json
 
-import numpy as np
 import pytest
 import torch
 
