@@ -28,6 +28,9 @@ def register(sub) -> None:
                        "`descent train` output folders on their common test set; write DIR/metrics.json.")
     p.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="folders written by `descent train`")
     p.add_argument("--out", required=True, metavar="DIR", help="output folder for metrics.json")
+    p.add_argument("--weights", choices=("best", "last"), default="best",
+                   help="best: the best-validation weights `descent train` reports test_accuracy for (default); "
+                   "last: the weights at the end of training")
     p.add_argument("--device", default="cpu", help="device to evaluate on (default cpu)")
     p.set_defaults(func=run)
 
@@ -47,7 +50,7 @@ def load_checkpoint(run_dir: str | Path) -> dict[str, Any]:
     return checkpoint
 
 
-def _member(run_dir: str, splits_cache: dict[tuple, Any], device: torch.device):
+def _member(run_dir: str, splits_cache: dict[tuple, Any], device: torch.device, weights: str):
     """Rebuild one run's model and return it with its test split."""
     from ..data import load
     from ..models import build_model
@@ -60,8 +63,13 @@ def _member(run_dir: str, splits_cache: dict[tuple, Any], device: torch.device):
         splits_cache[key] = load(cfg.data, **{name: getattr(cfg, name) for name in _DATA_FIELDS[1:]})
     splits = splits_cache[key]
     model = build_model(cfg, splits)
+    state = checkpoint["model"]
+    if weights == "best":
+        trainer_state = checkpoint.get("trainer")
+        best = trainer_state.get("best_state") if isinstance(trainer_state, dict) else None
+        state = best if best is not None else state
     try:
-        model.load_state_dict(checkpoint["model"])
+        model.load_state_dict(state)
     except RuntimeError as e:
         raise DescentError(f"checkpoint of {run_dir!r} does not fit the model its config builds: "
                            f"{one_line(e)[:300]}") from None
@@ -72,8 +80,13 @@ def _accuracy(probabilities: torch.Tensor, y: torch.Tensor) -> float:
     return (probabilities.argmax(-1) == y.to(probabilities.device)).float().mean().item()
 
 
-def ensemble_metrics(run_dirs: list[str], device: str = "cpu") -> dict[str, Any]:
-    """Test accuracy of the probability-averaged ensemble of ``run_dirs`` and of each member."""
+def ensemble_metrics(run_dirs: list[str], device: str = "cpu", weights: str = "best") -> dict[str, Any]:
+    """Test accuracy of the probability-averaged ensemble of ``run_dirs`` and of each member.
+
+    ``weights``: 'best' uses the checkpoint's best-validation weights when it holds them (what
+    ``descent train`` reports ``test_accuracy`` for), 'last' the weights at the end of training."""
+    if weights not in ("best", "last"):
+        raise ValueError(f"weights must be 'best' or 'last', got {weights!r}")
     try:
         device = torch.device(device)
     except RuntimeError:
@@ -81,7 +94,7 @@ def ensemble_metrics(run_dirs: list[str], device: str = "cpu") -> dict[str, Any]
     cache: dict[tuple, Any] = {}
     members, probabilities, y_test = [], [], None
     for run_dir in run_dirs:
-        cfg, model, (x, y) = _member(run_dir, cache, device)
+        cfg, model, (x, y) = _member(run_dir, cache, device, weights)
         if y_test is None:
             y_test = y
         elif not torch.equal(y, y_test):
@@ -93,14 +106,14 @@ def ensemble_metrics(run_dirs: list[str], device: str = "cpu") -> dict[str, Any]
                         "data": cfg.data, "model": cfg.model, "optimizer": cfg.optimizer, "seed": cfg.seed})
     accuracy = _accuracy(torch.stack(probabilities).mean(0), y_test)
     accuracies = [m["test_accuracy"] for m in members]
-    return {"ensemble_test_accuracy": accuracy, "members": members, "n_members": len(members),
+    return {"ensemble_test_accuracy": accuracy, "members": members, "n_members": len(members), "weights": weights,
             "mean_member_test_accuracy": sum(accuracies) / len(accuracies),
             "best_member_test_accuracy": max(accuracies), "n_test": len(y_test)}
 
 
 def run(args) -> int:
     out = ensure_dir(args.out)
-    metrics = ensemble_metrics(args.run_dirs, args.device)
+    metrics = ensemble_metrics(args.run_dirs, args.device, args.weights)
     write_json(out / "metrics.json", metrics)
     for m in metrics["members"]:
         print(f"{m['test_accuracy']:8.4f}  {m['run_dir']}")
