@@ -99,6 +99,7 @@ def add_training_arguments(p: argparse.ArgumentParser, defaults: TrainConfig | N
     g.add_argument("--progress", dest="progress", action="store_true", default=None, help="always show a progress bar")
     g.add_argument("--no-progress", dest="progress", action="store_false")
     g.add_argument("--device", default=d.device)
+    g.add_argument("--threads", type=positive_int, default=d.threads, help="torch intra-op threads")
 
 
 def add_optimizer_arguments(p: argparse.ArgumentParser, defaults: TrainConfig | None = None) -> None:
@@ -125,8 +126,12 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    from ..schedules import SPEC_HELP
+
     p = sub.add_parser("train", help="train one model; writes metrics.json, history.csv, curves.png",
-                       description="Train one model on one dataset with one optimizer.")
+                       description="Train one model on one dataset with one optimizer.",
+                       epilog="learning-rate schedules (--schedule SPEC):\n" + SPEC_HELP,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
     p.add_argument("--overfit-check", action="store_true",

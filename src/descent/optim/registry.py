@@ -51,7 +51,29 @@ def _entries() -> list[OptimizerEntry]:
         OptimizerEntry("adam", o.Adam, lr=3e-3, lab_lr=0.1),
         OptimizerEntry("adamw", o.AdamW, lr=3e-3, lab_lr=0.1, defaults={"weight_decay": 1e-2}),
         # ---- second-order, full batch (closure) ----
-        OptimizerEntry("lbfgs", o.LBFGS, lr=1.0, lab_lr=1.0, closure=True),
+        *_second_order_entries(),
+    ]
+
+
+def _second_order_entries() -> list[OptimizerEntry]:
+    from .lbfgs import LBFGS
+    from .newton import Newton
+
+    return [
+        OptimizerEntry(
+            "lbfgs", LBFGS, lr=1.0, lab_lr=1.0, closure=True,
+            defaults={"line_search_fn": "strong_wolfe"},
+            # line_search_fn=None gives torch.optim.LBFGS's iterates (tests/optim/test_lbfgs.py checks it);
+            # the registry default is the strong-Wolfe search, which a network's loss needs.
+            configs=(("fixed step", {"line_search_fn": None}), ("history 5", {"history_size": 5})),
+            errors=(({"lr": -1.0}, "lr"), ({"history_size": 0}, "history_size"),
+                    ({"line_search_fn": "armijo"}, "line_search_fn")),
+        ),
+        OptimizerEntry(
+            "newton", Newton, lr=1.0, lab_lr=1.0, closure=True,
+            configs=(("exact", {"mode": "exact"}), ("cg", {"mode": "cg"}), ("damped", {"damping": 1e-2})),
+            errors=(({"mode": "bfgs"}, "mode"), ({"damping": -1.0}, "damping"), ({"lr": 0.0}, "lr")),
+        ),
     ]
 
 
