@@ -179,3 +179,37 @@ def test_snapshots_copy_the_weights_at_each_cycle_end():
 def test_snapshots_bad_input(k, ends, match):
     with pytest.raises(ValueError, match=match):
         Snapshots(k, ends)
+
+
+def test_ema_and_snapshots_resume_from_a_weights_only_checkpoint(tmp_path):
+    """Train 4 steps, checkpoint the callbacks' state, resume for 4 more: same as 8 uninterrupted steps."""
+    def run(callbacks, model, steps, resume_from=None):
+        trainer = _fake_trainer(model)
+        if resume_from is not None:
+            for cb, state in zip(callbacks, resume_from, strict=True):
+                cb.load_state_dict(state)
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        x, y = trainer.splits.test
+        for cb in callbacks:
+            cb.on_train_begin(trainer)
+        for step in steps:
+            opt.zero_grad()
+            nn.functional.cross_entropy(model(x), y).backward()
+            opt.step()
+            for cb in callbacks:
+                cb.on_batch_end(trainer, step, 0.0)
+        return callbacks
+
+    straight = run([EMA(0.8), Snapshots(2, [3, 8])], _net(5), range(8))
+    model = _net(5)
+    first = run([EMA(0.8), Snapshots(2, [3, 8])], model, range(4))
+    torch.save([cb.state_dict() for cb in first], tmp_path / "cb.pt")
+    saved = torch.load(tmp_path / "cb.pt", weights_only=True)
+    resumed = run([EMA(0.8), Snapshots(2, [3, 8])], model, range(4, 8), resume_from=saved)
+    for a, b in zip(straight[0].averaged_model.state_dict().values(),
+                    resumed[0].averaged_model.state_dict().values(), strict=True):
+        torch.testing.assert_close(a, b)
+    assert resumed[1].taken_at == [3, 8]
+    for a, b in zip(straight[1].state_dicts, resumed[1].state_dicts, strict=True):
+        for name in a:
+            torch.testing.assert_close(a[name], b[name])

@@ -76,11 +76,23 @@ class EMA(Callback):
             raise ValueError(f"decay must be in [0, 1), got {decay!r}")
         self.decay = float(decay)
         self.averaged_model: AveragedModel | None = None
+        self._resumed: dict[str, torch.Tensor] | None = None
         self._summary: dict[str, Any] = {}
 
     def on_train_begin(self, trainer: Trainer) -> None:
         self.averaged_model = AveragedModel(trainer.model, multi_avg_fn=get_ema_multi_avg_fn(self.decay),
                                             use_buffers=True)
+        if self._resumed is not None:
+            self.averaged_model.load_state_dict(self._resumed)
+            self._resumed = None
+
+    def state_dict(self) -> dict[str, Any]:
+        """For the trainer's checkpoint: the averaged weights and the number of updates so far."""
+        return {"averaged_model": None if self.averaged_model is None else self.averaged_model.state_dict()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Resume: the averages are restored when training begins (the trainer loads state before that)."""
+        self._resumed = state.get("averaged_model")
 
     def on_batch_end(self, trainer: Trainer, step: int, loss: float) -> None:
         self.averaged_model.update_parameters(trainer.model)
@@ -148,6 +160,13 @@ class Snapshots(Callback):
 
     def on_train_begin(self, trainer: Trainer) -> None:
         self._model = trainer.model
+
+    def state_dict(self) -> dict[str, Any]:
+        """For the trainer's checkpoint: the snapshots taken so far."""
+        return {"state_dicts": self.state_dicts, "taken_at": self.taken_at}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.state_dicts, self.taken_at = list(state["state_dicts"]), list(state["taken_at"])
 
     def on_batch_end(self, trainer: Trainer, step: int, loss: float) -> None:
         if step + 1 in self.cycle_end_steps:  # ``step`` counts from 0: step + 1 steps are done
