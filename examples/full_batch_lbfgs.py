@@ -11,13 +11,14 @@ from descent.optim import LBFGS, Newton
 splits = data.load("digits", seed=0, val_fraction=0.0)
 x, y = splits.train[0].flatten(1).double(), splits.train[1]
 
-for Optimizer, kwargs in ((LBFGS, {"line_search_fn": "strong_wolfe", "max_iter": 200}), (Newton, {"max_iter": 10})):
+
+def fit(Optimizer, **kwargs):
     W = torch.zeros(64, 10, dtype=torch.float64, requires_grad=True)
     optimizer = Optimizer([W], **kwargs)
     evaluations = 0
 
     def closure():
-        global evaluations
+        nonlocal evaluations
         evaluations += 1
         optimizer.zero_grad()
         loss = torch.nn.functional.cross_entropy(x @ W, y) + 1e-3 * (W**2).sum()
@@ -28,3 +29,7 @@ for Optimizer, kwargs in ((LBFGS, {"line_search_fn": "strong_wolfe", "max_iter":
     loss = closure()             # the loss where it stopped
     print(f"{Optimizer.__name__:6s} loss {loss.item():.6f}  max |grad| {W.grad.abs().max():.1e}  "
           f"function evaluations {evaluations}")
+
+
+fit(LBFGS, line_search_fn="strong_wolfe", max_iter=200)
+fit(Newton, max_iter=10)

@@ -26,6 +26,7 @@ from ..optim import registry
 from . import checkpoint
 from .callbacks import Callback
 from .config import TrainConfig
+from .ensemble import EMA, Snapshots, snapshot_cycle_end_steps, snapshot_cycle_epochs
 from .trainer import Trainer
 
 
@@ -44,8 +45,12 @@ def validate(cfg: TrainConfig) -> None:
         raise ValueError(f"schedule_per must be 'step' or 'epoch', got {cfg.schedule_per!r}")
     if cfg.plateau and (cfg.schedule or cfg.snapshots):
         raise ValueError("--plateau cannot be combined with --schedule or --snapshots: both set the lr")
-    if cfg.snapshots is not None and cfg.schedule:
-        raise ValueError("--snapshots sets its own cosine-restart schedule; drop --schedule")
+    if cfg.snapshots is not None:
+        if cfg.schedule:
+            raise ValueError("--snapshots sets its own cosine-restart schedule; drop --schedule")
+        snapshot_cycle_epochs(cfg.epochs, cfg.snapshots)  # 2 <= K <= epochs
+    if cfg.ema is not None and not 0.0 <= cfg.ema < 1.0:
+        raise ValueError(f"ema decay must be in [0, 1), got {cfg.ema!r}")
     registry.get(cfg.optimizer)
     if cfg.schedule:
         from .. import schedules
@@ -88,14 +93,20 @@ def _augment(cfg: TrainConfig, splits: Any) -> Callable[[torch.Tensor], torch.Te
     return parse(cfg.augment, splits.kind).to(cfg.device)
 
 
+def _snapshot_schedule(cfg: TrainConfig, optimizer: torch.optim.Optimizer, steps_per_epoch: int) -> Any:
+    """Snapshot ensembles (Huang et al., 2017): K cosine cycles over the epoch budget, each ending at an epoch
+    boundary where the rate is lowest, stepped per optimizer step; a snapshot is taken at each cycle's end."""
+    from .. import schedules
+
+    base = optimizer.param_groups[0]["lr"]
+    lengths = [e * steps_per_epoch for e in snapshot_cycle_epochs(cfg.epochs, cfg.snapshots)]
+    cycles = schedules.join([schedules.cosine_decay(base, n) for n in lengths],
+                            [sum(lengths[: i + 1]) for i in range(len(lengths) - 1)])
+    return schedules.LRSchedule(optimizer, cycles)
+
+
 def _scheduler(cfg: TrainConfig, optimizer: torch.optim.Optimizer, steps_per_epoch: int) -> Any:
     total = cfg.epochs * (steps_per_epoch if cfg.schedule_per == "step" else 1)
-    if cfg.snapshots is not None:
-        from .. import schedules
-
-        period = total // cfg.snapshots
-        base = optimizer.param_groups[0]["lr"]
-        return schedules.LRSchedule(optimizer, schedules.cosine_restarts(base, period))
     if not cfg.schedule:
         return None
     from .. import schedules
@@ -133,7 +144,17 @@ def run_training(
     callbacks = list(callbacks) + _default_callbacks(cfg)
     trainer = Trainer(model, optimizer, splits, cfg, callbacks=callbacks, loss_fn=_loss_fn(cfg.loss),
                       penalty=_penalty(cfg), augment=_augment(cfg, splits), needs_closure=entry.closure)
-    trainer.scheduler = _scheduler(cfg, optimizer, trainer.steps_per_epoch)
+    snapshots = None
+    if cfg.snapshots is not None:
+        trainer.scheduler = _snapshot_schedule(cfg, optimizer, trainer.steps_per_epoch)
+        trainer.schedule_per = "step"
+        snapshots = Snapshots(cfg.snapshots,
+                              snapshot_cycle_end_steps(cfg.epochs, cfg.snapshots, trainer.steps_per_epoch))
+        trainer.callbacks.append(snapshots)
+    else:
+        trainer.scheduler = _scheduler(cfg, optimizer, trainer.steps_per_epoch)
+    if cfg.ema is not None:
+        trainer.callbacks.append(EMA(cfg.ema))
     if cfg.plateau:
         trainer.plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(
             optimizer, factor=cfg.plateau_factor, patience=cfg.plateau_patience)
@@ -149,6 +170,12 @@ def run_training(
     if cfg.checkpoint_every and trainer.stop_reason is not None:
         checkpoint.save(ckpt_path, cfg.to_dict(), trainer.state_dict())
     metrics = _metrics(trainer, cfg, splits)
+    if snapshots is not None and snapshots.state_dicts:
+        # the snapshot ensemble is the run's model: its accuracy is the run's test accuracy
+        summary = snapshots.summary()
+        metrics["best_val_test_accuracy"] = metrics["test_accuracy"]
+        metrics["test_accuracy"] = summary["ensemble_test_accuracy"]
+        metrics["single_test_accuracy"] = summary["last_snapshot_test_accuracy"]
     metrics["wall_seconds"] = time.perf_counter() - wall_start
     write_outputs(out, trainer, metrics)
     return metrics

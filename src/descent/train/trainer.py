@@ -65,6 +65,8 @@ class Trainer:
         self.stop_reason: str | None = None
         self.train_seconds = 0.0
         self.on_epoch_checkpoint: Callable[[Trainer], None] | None = None
+        self.schedule_per = cfg.schedule_per  # when the scheduler steps: after every "step" or "epoch"
+        self.last_lr = optimizer.param_groups[0]["lr"]
 
     # ------------------------------------------------------------------------------------------ training
 
@@ -125,9 +127,10 @@ class Trainer:
                     idx = order[i: i + self.batch_size]
                     xb, yb = x_train[idx], y_train[idx]
                     loss, scores = self.train_step(xb, yb)
+                    self.last_lr = self.optimizer.param_groups[0]["lr"]  # the rate this step used
                     total_loss += loss * len(idx)
                     correct += (scores.argmax(1) == yb).sum()
-                    if self.scheduler is not None and cfg.schedule_per == "step":
+                    if self.scheduler is not None and self.schedule_per == "step":
                         self.scheduler.step()
                     loss_value = float(loss)
                     self.iter_losses.append(loss_value)
@@ -157,8 +160,8 @@ class Trainer:
 
     def _end_of_epoch(self, train_loss: float, train_accuracy: float, start: float) -> dict[str, Any]:
         val_loss, val_accuracy = self.evaluate(*self.splits.val) if len(self.splits.val[0]) else (math.nan, 0.0)
-        lr = self.optimizer.param_groups[0]["lr"]
-        if self.scheduler is not None and self.cfg.schedule_per == "epoch":
+        lr = self.last_lr
+        if self.scheduler is not None and self.schedule_per == "epoch":
             self.scheduler.step()
         if self.plateau is not None and math.isfinite(val_loss):
             self.plateau.step(val_loss)
