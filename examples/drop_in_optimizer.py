@@ -21,7 +21,7 @@ model = nn.Sequential(nn.Flatten(), nn.Linear(64, 128), nn.ReLU(), nn.Linear(128
 optimizer = Nesterov(model.parameters(), lr=0.05, momentum=0.9)
 schedule = LRSchedule(optimizer, step_decay(0.05, every=10, factor=0.5))   # t counts epochs here
 
-for epoch in range(30):
+for _epoch in range(30):
     for idx in torch.randperm(len(x)).split(64):
         loss = nn.functional.cross_entropy(model(x[idx]), y[idx])
         optimizer.zero_grad()
