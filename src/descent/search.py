@@ -202,17 +202,17 @@ def _first_line(e: BaseException) -> str:
 
 # ---------------------------------------------------------------------------------------------- search
 
-Objective = Callable[[dict[str, Any], int], "float | Mapping[str, Any]"]
+Objective = Callable[[dict[str, Any], str], "float | Mapping[str, Any]"]
 
 
 def run_search(objective: Objective, space: Mapping[str, Dimension], out_dir: str | os.PathLike, trials: int,
                method: str = "random", storage: str | None = None, coarse_to_fine: bool = False,
                seed: int = 0, study_name: str = STUDY_NAME,
                on_trial: Callable[[dict[str, Any]], None] | None = None) -> list[dict[str, Any]]:
-    """Run ``trials`` more trials of ``objective(params, trial_number)`` (higher is better); return all rows.
+    """Run ``trials`` more trials of ``objective(params, label)`` (higher is better); return all rows.
 
     ``objective`` returns the validation accuracy, or a dict holding ``val_accuracy`` and any other numbers
-    to record. With ``coarse_to_fine`` the first ``trials - trials // 2`` trials search ``space`` and the
+    to record; ``label`` names the trial uniquely (``search-0007``, ``search-fine-0002``). With ``coarse_to_fine`` the first ``trials - trials // 2`` trials search ``space`` and the
     rest search :func:`narrow` of it around the best coarse trials (a second study, ``<name>-fine``).
     ``out_dir/results.csv`` is rewritten after every trial.
     """
@@ -252,7 +252,7 @@ def _run_stage(objective: Objective, space: Mapping[str, Dimension], store: Any,
         params = {d.name: d.suggest(trial) for d in space.values()}
         record = _earlier_result(study, params)
         if record is None:
-            result = objective(params, trial.number)
+            result = objective(params, f"{name}-{trial.number:04d}")
             record = dict(result) if isinstance(result, Mapping) else {"val_accuracy": float(result)}
         for key, value in record.items():
             trial.set_user_attr(key, value)

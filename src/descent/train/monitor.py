@@ -233,3 +233,50 @@ def _summary_writer(log_dir: str | None) -> Any:
         raise DescentError("TensorBoard logging needs the tensorboard package: "
                            "pip install 'descent[tensorboard]'") from None
     return SummaryWriter(log_dir=log_dir)
+
+
+class _StopAtPerfect(Callback):
+    def on_epoch_end(self, trainer: Any, epoch: int, record: dict[str, Any]) -> None:
+        if record.get("train_accuracy", 0.0) >= 1.0:
+            raise StopTraining("reached 100% training accuracy")
+
+
+def overfit_check(cfg: Any, examples: int = 20, steps: int = 300) -> dict[str, Any]:
+    """The lecture's sanity check: the model must overfit a tiny training set (loss to ~0, 100% accuracy).
+
+    Trains the configured model and optimizer on ``examples`` training examples, full batch, without any
+    regularization (dropout, weight decay, L1/L2, augmentation, schedules), for up to ``steps`` steps.
+    Returns ``passed``, ``train_accuracy``, ``first_loss``, ``final_loss``, ``steps``, ``examples`` and a
+    one-line ``message``. If it fails, something is wrong before any hyperparameter matters.
+    """
+    from dataclasses import replace
+
+    from .. import data as data_module
+    from ..models import build_model
+    from ..optim.registry import build
+    from .trainer import Trainer
+
+    if examples < 1 or steps < 1:
+        raise ValueError(f"examples and steps must be positive, got examples={examples}, steps={steps}")
+    tiny = replace(cfg, train_subset=examples, batch_size=None, epochs=steps, dropout=0.0, dropconnect=0.0,
+                   l1=0.0, l2=0.0, elastic_net=0.0, weight_decay=0.0, augment=None, schedule=None,
+                   plateau=False, snapshots=None, ema=None, monitor=False, overfit_check=False,
+                   tensorboard=False, checkpoint_every=0, progress=False)
+    torch.manual_seed(tiny.seed)
+    splits = data_module.load(tiny.data, data_dir=tiny.data_dir, seed=tiny.seed,
+                              val_fraction=tiny.val_fraction,
+                              standardize=tiny.standardize, train_subset=examples)
+    model = build_model(tiny, splits)
+    hyper = {"momentum": tiny.momentum, "weight_decay": tiny.weight_decay, **tiny.hyper}
+    optimizer = build(tiny.optimizer, model.parameters(), lr=tiny.lr, **hyper)
+    trainer = Trainer(model, optimizer, splits, tiny, callbacks=[_StopAtPerfect()])
+    trainer.fit()
+    losses = trainer.iter_losses
+    _, accuracy = trainer.evaluate(*splits.train)
+    passed = accuracy >= 1.0
+    message = (f"{'passed' if passed else 'FAILED'}: {accuracy:.0%} training accuracy on {examples} examples "
+               f"after {len(losses)} full-batch steps (loss {losses[0]:.3g} -> {losses[-1]:.3g})")
+    if not passed:
+        message += "; the model cannot fit a tiny training set: check the loss, labels or learning rate"
+    return {"passed": passed, "train_accuracy": float(accuracy), "first_loss": losses[0],
+            "final_loss": losses[-1], "steps": len(losses), "examples": examples, "message": message}
