@@ -20,7 +20,7 @@ from descent.errors import DescentError
 from descent.search import Dimension, grid_points, narrow, parse_space, run_search
 
 
-def peak(params, number):
+def peak(params, label):
     """Validation accuracy peaks at lr = 1e-2 and barely depends on momentum."""
     return 1.0 - abs(math.log10(params["lr"]) + 2.0) / 3.0 - 0.01 * abs(params.get("momentum", 0.9) - 0.9)
 
@@ -75,7 +75,7 @@ def test_random_search_finds_the_peak_and_resumes(tmp_path: Path) -> None:
     rows = run_search(peak, space, tmp_path, trials=6, method="random", seed=1)
     assert len(rows) == 6 and all(r["state"] == "COMPLETE" for r in rows)
     for r in rows:
-        assert r["value"] == pytest.approx(peak(r, 0))
+        assert r["value"] == pytest.approx(peak(r, ""))
         assert 1e-4 <= r["lr"] <= 1e-1 and 0.8 <= r["momentum"] <= 0.99
     first = {r["lr"] for r in rows}
     rows = run_search(peak, space, tmp_path, trials=4, method="random", seed=1)
@@ -88,9 +88,9 @@ def test_grid_search_visits_the_grid_then_refines(tmp_path: Path) -> None:
     space = parse_space("lr=1e-4:1e-1:log,momentum=0.8:0.99")
     calls = []
 
-    def objective(params, number):
-        calls.append(params)
-        return peak(params, number)
+    def objective(params, label):
+        calls.append(label)
+        return peak(params, label)
 
     rows = run_search(objective, space, tmp_path, trials=4, method="grid")
     grid = {(lr, m) for lr in (1e-4, 1e-1) for m in (0.8, 0.99)}
@@ -98,7 +98,8 @@ def test_grid_search_visits_the_grid_then_refines(tmp_path: Path) -> None:
     assert len(got) == 4 and all(any(np.allclose(g, p) for p in grid) for g in got)
     # a re-run refines to the nested 3 x 3 grid; its 4 old points are not trained again
     rows = run_search(objective, space, tmp_path, trials=9, method="grid")
-    assert len(rows) == 13 and len(calls) == 4 + 5
+    assert len(rows) == 13 and len(calls) == 4 + 5 and len(set(calls)) == 9
+    assert all(c.startswith("search-") for c in calls)
     assert sum(r.get("repeat_of") is not None for r in rows) == 4
     fine = {(lr, m) for lr in np.logspace(-4, -1, 3) for m in np.linspace(0.8, 0.99, 3)}
     assert all(any(np.allclose((r["lr"], r["momentum"]), p) for p in fine) for r in rows)
@@ -131,7 +132,7 @@ def test_killed_search_leaves_a_study_that_resumes(tmp_path: Path) -> None:
     script = textwrap.dedent(f"""
         import math, time
         from descent.search import parse_space, run_search
-        def slow(params, number):
+        def slow(params, label):
             time.sleep(0.15)
             return 1.0 - abs(math.log10(params["lr"]) + 2.0) / 3.0
         run_search(slow, parse_space("lr=1e-4:1e-1:log"), {str(tmp_path)!r}, trials=1000)
@@ -165,3 +166,21 @@ def _completed_in_db(db: Path) -> int:
             return con.execute("SELECT COUNT(*) FROM trials WHERE state = 'COMPLETE'").fetchone()[0]
     except sqlite3.OperationalError:  # tables not created yet, or locked
         return 0
+
+
+def test_two_workers_share_one_study(tmp_path: Path) -> None:
+    """Two processes on one --storage: their trials land in one study and never draw the same point."""
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    script = textwrap.dedent(f"""
+        import sys, math
+        from descent.search import parse_space, run_search
+        run_search(lambda p, label: -abs(math.log10(p["lr"]) + 2), parse_space("lr=1e-4:1e-1:log"),
+                   sys.argv[1], trials=3, storage={url!r})
+    """)
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")}
+    workers = [subprocess.Popen([sys.executable, "-c", script, str(tmp_path / f"w{i}")], env=env)
+               for i in range(2)]
+    assert [w.wait(timeout=120) for w in workers] == [0, 0]
+    rows = run_search(peak, parse_space("lr=1e-4:1e-1:log"), tmp_path / "w2", trials=1, storage=url)
+    complete = [r for r in rows if r["state"] == "COMPLETE"]
+    assert len(complete) == 7 and len({r["lr"] for r in complete}) == 7

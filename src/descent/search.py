@@ -12,6 +12,8 @@ A search space is written ``name=low:high[:log]`` (a float or, for integer field
 The study lives in an SQLite file (Optuna's RDB storage): every trial is committed in one transaction, so a
 run killed at any moment leaves a consistent study, and a re-run adds its trials to it. Trials left
 ``RUNNING`` by a killed process are marked failed by Optuna's heartbeat once their grace period is over.
+Several workers may share one study through ``storage`` (an RDB URL); their random draws are then seeded
+from the operating system, so they never repeat each other's points.
 
 Relation to other tools: ``optuna.samplers.RandomSampler`` / ``GridSampler`` do the sampling; Keras Tuner's
 ``RandomSearch`` and scikit-learn's ``RandomizedSearchCV`` / ``GridSearchCV`` are the same two strategies.
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import math
 import os
+import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -185,14 +188,18 @@ def open_storage(url: str) -> Any:
     """Optuna RDB storage with a heartbeat (so trials of killed workers end up FAIL); one-line errors."""
     import optuna
 
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            return optuna.storages.RDBStorage(url, heartbeat_interval=10, grace_period=30)
-    except ModuleNotFoundError as e:
-        raise DescentError(f"storage {url!r} needs the database driver {e.name!r}") from None
-    except Exception as e:  # sqlalchemy raises its own OperationalError / ArgumentError / ...
-        raise DescentError(f"cannot open storage {url!r}: {_first_line(e)}") from None
+    for attempt in range(6):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                return optuna.storages.RDBStorage(url, heartbeat_interval=10, grace_period=30)
+        except ModuleNotFoundError as e:
+            raise DescentError(f"storage {url!r} needs the database driver {e.name!r}") from None
+        except Exception as e:  # sqlalchemy raises its own OperationalError / ArgumentError / ...
+            # two workers creating the same new database race on its schema: the loser retries
+            if type(e).__name__ != "IntegrityError" or attempt == 5:
+                raise DescentError(f"cannot open storage {url!r}: {_first_line(e)}") from None
+            time.sleep(0.2 * (attempt + 1))
 
 
 def _first_line(e: BaseException) -> str:
@@ -212,9 +219,11 @@ def run_search(objective: Objective, space: Mapping[str, Dimension], out_dir: st
     """Run ``trials`` more trials of ``objective(params, label)`` (higher is better); return all rows.
 
     ``objective`` returns the validation accuracy, or a dict holding ``val_accuracy`` and any other numbers
-    to record; ``label`` names the trial uniquely (``search-0007``, ``search-fine-0002``). With ``coarse_to_fine`` the first ``trials - trials // 2`` trials search ``space`` and the
-    rest search :func:`narrow` of it around the best coarse trials (a second study, ``<name>-fine``).
-    ``out_dir/results.csv`` is rewritten after every trial.
+    to record; ``label`` names the trial uniquely (``search-0007``, ``search-fine-0002``).
+    With ``coarse_to_fine`` the first ``trials - trials // 2`` trials search ``space`` and the rest search
+    :func:`narrow` of it around the best coarse trials (a second study, ``<name>-fine``).
+    ``out_dir/results.csv`` is rewritten after every trial. ``seed`` seeds the samplers unless ``storage``
+    is given (shared by workers).
     """
     if method not in METHODS:
         raise DescentError(f"unknown search method {method!r}; choose from {', '.join(METHODS)}")
@@ -232,12 +241,15 @@ def run_search(objective: Objective, space: Mapping[str, Dimension], out_dir: st
     for i, (name, n) in enumerate(stages):
         stage_space = space if i == 0 else narrow(space, *_completed(store, study_name))
         if n > 0:
-            _run_stage(objective, stage_space, store, name, n, method, seed, write_results, on_trial)
+            # workers sharing a --storage must not draw the same points: seed them from the OS instead
+            stage_seed = None if storage else seed
+            _run_stage(objective, stage_space, store, name, n, method, stage_seed, write_results, on_trial)
     return write_results()
 
 
 def _run_stage(objective: Objective, space: Mapping[str, Dimension], store: Any, name: str, n: int,
-               method: str, seed: int, write_results: Callable[[], list], on_trial: Callable | None) -> None:
+               method: str, seed: int | None, write_results: Callable[[], list],
+               on_trial: Callable | None) -> None:
     import optuna
     from optuna.trial import TrialState
 
@@ -246,7 +258,7 @@ def _run_stage(objective: Objective, space: Mapping[str, Dimension], store: Any,
     if method == "grid":
         study.sampler = _grid_sampler(study, space, n, seed)
     else:
-        study.sampler = optuna.samplers.RandomSampler(seed=seed + len(study.trials))  # a re-run draws anew
+        study.sampler = optuna.samplers.RandomSampler(seed=_offset(seed, len(study.trials)))  # re-run: new
 
     def optuna_objective(trial: Any) -> float:
         params = {d.name: d.suggest(trial) for d in space.values()}
@@ -266,7 +278,12 @@ def _run_stage(objective: Objective, space: Mapping[str, Dimension], store: Any,
     study.optimize(optuna_objective, n_trials=n, callbacks=[after_trial])
 
 
-def _grid_sampler(study: Any, space: Mapping[str, Dimension], n: int, seed: int) -> Any:
+def _offset(seed: int | None, done: int) -> int | None:
+    """A re-run continues with a new seed (``seed + trials so far``) so it does not repeat earlier draws."""
+    return None if seed is None else seed + done
+
+
+def _grid_sampler(study: Any, space: Mapping[str, Dimension], n: int, seed: int | None) -> Any:
     """The grid of the study's first run (``K`` points a range); once it is all visited, the nested grid of
     ``2K - 1`` points, so a re-run refines the grid. Points tried before are not trained again."""
     import optuna
@@ -274,7 +291,7 @@ def _grid_sampler(study: Any, space: Mapping[str, Dimension], n: int, seed: int)
     points = study.user_attrs.get("grid_points") or grid_points(space, n)
     while True:
         grid = {d.name: d.grid(points) for d in space.values()}
-        sampler = optuna.samplers.GridSampler(grid, seed=seed + len(study.trials))
+        sampler = optuna.samplers.GridSampler(grid, seed=_offset(seed, len(study.trials)))
         if not sampler.is_exhausted(study) or points > 1000:
             break
         points = 2 * points - 1
