@@ -213,3 +213,23 @@ def test_tensorboard_missing_names_the_extra(monkeypatch) -> None:
 def test_bad_arguments(kwargs, message) -> None:
     with pytest.raises(ValueError, match=message):
         Monitor(**kwargs)
+
+
+@pytest.mark.parametrize("factor, level", [(1.1, "ok"), (1.6, "info"), (0.6, "info"), (2.5, "warning"),
+                                           (0.3, "warning")])
+def test_first_loss_levels(factor, level) -> None:
+    monitor = Monitor()
+    _feed(monitor, [factor * math.log(C)])
+    assert levels(monitor, "first loss") == [level]
+
+
+def test_overfit_check_passes_and_fails() -> None:
+    from descent.train import TrainConfig
+    from descent.train.monitor import overfit_check
+
+    cfg = TrainConfig(data="spiral", model="mlp", optimizer="adam", dropout=0.5, l2=1e-2, seed=0)
+    result = overfit_check(cfg, examples=20, steps=300)
+    assert result["passed"] and result["train_accuracy"] == 1.0 and result["steps"] <= 300
+    assert result["final_loss"] < result["first_loss"] and "passed" in result["message"]
+    stuck = overfit_check(TrainConfig(data="spiral", model="mlp", optimizer="sgd", lr=1e-6), steps=20)
+    assert not stuck["passed"] and stuck["steps"] == 20 and "FAILED" in stuck["message"]

@@ -42,10 +42,11 @@ def searchable() -> dict[str, type]:
 
 
 def register(sub) -> None:
-    from .train import add_config_arguments
+    from .train import add_optimizer_arguments, add_training_arguments
 
     p = sub.add_parser("search", help="random or grid search of hyperparameters (Optuna, resumable)",
                        description=__doc__.split("\n\n")[0])
+    p.add_argument("--out", required=True, help="output folder (holds the study unless --storage is given)")
     p.add_argument("--trials", type=positive_int, required=True, help="trials to add to the study")
     p.add_argument("--method", choices=METHODS, default="random", help="random (default) or grid search")
     p.add_argument("--space", default=DEFAULT_SPACE,
@@ -55,8 +56,9 @@ def register(sub) -> None:
     p.add_argument("--coarse-to-fine", action="store_true",
                    help="spend half the trials on ranges narrowed around the best of the first half")
     p.add_argument("--search-seed", type=int, default=0, help="seed of the sampler (default 0)")
-    add_config_arguments(p)
-    p.set_defaults(func=run, epochs=SEARCH_EPOCHS)
+    add_optimizer_arguments(p)
+    add_training_arguments(p, TrainConfig(epochs=SEARCH_EPOCHS))
+    p.set_defaults(func=run)
 
 
 def run(args) -> int:

@@ -147,8 +147,8 @@ def write_run_report(run_dir: str | os.PathLike) -> Path:
         raise DescentError(f"no metrics.json in {str(run)!r}: is it a training run folder?")
     metrics = json.loads(metrics_path.read_text(encoding="utf-8"))
     cfg = metrics.get("config", {})
-    headline = {k: v for k, v in metrics.items() if not isinstance(v, (dict, list))}
-    sections = [("Result", table([headline]))]
+    headline = [{"metric": k, "value": v} for k, v in metrics.items() if not isinstance(v, (dict, list))]
+    sections = [("Result", table(headline))]
     monitor = metrics.get("monitor") or {}
     if monitor.get("findings"):
         sections.append(("Babysitting checks", findings(monitor["findings"])))
