@@ -197,7 +197,8 @@ def open_storage(url: str) -> Any:
             raise DescentError(f"storage {url!r} needs the database driver {e.name!r}") from None
         except Exception as e:  # sqlalchemy raises its own OperationalError / ArgumentError / ...
             # two workers creating the same new database race on its schema: the loser retries
-            if type(e).__name__ != "IntegrityError" or attempt == 5:
+            racing = any(s in str(e) for s in ("already exists", "UNIQUE constraint", "database is locked"))
+            if not racing or attempt == 5:
                 raise DescentError(f"cannot open storage {url!r}: {_first_line(e)}") from None
             time.sleep(0.2 * (attempt + 1))
 

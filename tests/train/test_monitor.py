@@ -233,3 +233,30 @@ def test_overfit_check_passes_and_fails() -> None:
     assert result["final_loss"] < result["first_loss"] and "passed" in result["message"]
     stuck = overfit_check(TrainConfig(data="spiral", model="mlp", optimizer="sgd", lr=1e-6), steps=20)
     assert not stuck["passed"] and stuck["steps"] == 20 and "FAILED" in stuck["message"]
+
+
+def test_in_run_training_resume_continues_the_series(tmp_path) -> None:
+    from descent.train import TrainConfig, run_training
+
+    def cfg(epochs):  # batches of 8: well over 50 steps an epoch, so each part samples several steps
+        return TrainConfig(data="spiral", model="mlp", batch_size=8, epochs=epochs, progress=False)
+
+    first = run_training(cfg(2), tmp_path)["monitor"]
+    resumed = run_training(cfg(4), tmp_path, resume=True)["monitor"]
+    steps = resumed["series"]["step"]
+    assert steps[: len(first["series"]["step"])] == first["series"]["step"]
+    assert len(steps) > len(first["series"]["step"]) and steps == sorted(set(steps))
+    assert [f["check"] for f in resumed["findings"]].count("first loss") == 1
+    assert resumed["first_loss"] == first["first_loss"]
+    ratio_layers = [f["message"].split(":")[0] for f in resumed["findings"] if f["check"] == "update ratio"]
+    assert len(ratio_layers) == len(set(ratio_layers))  # verdicts not repeated after the resume
+
+
+def test_in_run_training_a_diverging_run_is_stopped_with_a_diagnosis(tmp_path) -> None:
+    from descent.train import TrainConfig, run_training
+
+    cfg = TrainConfig(data="spiral", model="mlp", optimizer="sgd", lr=1e3, epochs=5, progress=False,
+                      checkpoint_every=0)
+    metrics = run_training(cfg, tmp_path)
+    assert "exploded" in metrics["stop_reason"] or "became" in metrics["stop_reason"]
+    assert any(f["level"] == "error" for f in metrics["monitor"]["findings"])

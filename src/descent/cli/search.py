@@ -57,7 +57,7 @@ def register(sub) -> None:
                    help="spend half the trials on ranges narrowed around the best of the first half")
     p.add_argument("--search-seed", type=int, default=0, help="seed of the sampler (default 0)")
     add_optimizer_arguments(p)
-    add_training_arguments(p, TrainConfig(epochs=SEARCH_EPOCHS))
+    add_training_arguments(p, TrainConfig(epochs=SEARCH_EPOCHS, threads=1))
     p.set_defaults(func=run)
 
 

@@ -30,6 +30,7 @@ from ..errors import DescentError
 from .callbacks import Callback, StopTraining
 
 _ACTIVATIONS = (nn.ReLU, nn.LeakyReLU, nn.ELU, nn.GELU, nn.Tanh, nn.Sigmoid)
+_END_OF_RUN_CHECKS = ("update ratio", "dead ReLUs", "activations")
 
 
 def expected_first_loss(loss: str, num_classes: int) -> float:
@@ -77,6 +78,7 @@ class Monitor(Callback):
         self._before: dict[str, torch.Tensor] = {}
         self._hooks: list[Any] = []
         self._armed = False
+        self._recorded: set[str] = set()  # activation modules already sampled at this step
 
     # ------------------------------------------------------------------------------------ the callback
 
@@ -102,11 +104,14 @@ class Monitor(Callback):
             self._before[layer] = p.detach().clone()
 
     def on_batch_end(self, trainer: Any, step: int, loss: float) -> None:
+        self._recorded.clear()
         if not math.isfinite(loss):
             raise StopTraining(self._add("error", "loss", f"the loss became {loss} at step {step}: lower the "
                                          "learning rate, check the data for NaNs, or clip the gradients"))
-        if self.first_loss is None:
+        if self.first_loss is None and step == 0:
             self._check_first_loss(loss)
+        elif self.first_loss is None:  # resumed without the monitor's state: no first loss to judge
+            self.first_loss = loss
         self._recent.append(loss)
         limit = self.explode_factor * max(self.first_loss, self.expected)
         mean = sum(self._recent) / len(self._recent)
@@ -144,6 +149,9 @@ class Monitor(Callback):
         for hook in self._hooks:
             hook.remove()
         self._hooks.clear()
+        # a resumed run judges the whole run again: drop the end-of-run verdicts its checkpoint carried
+        self.findings = [f for f in self.findings if f["check"] not in _END_OF_RUN_CHECKS
+                         and not (f["check"] == "overfitting" and f["level"] == "ok")]
         self._check_layers()
         if self._gaps and not self._has("overfitting"):
             self._add("ok", "overfitting", f"final train - validation accuracy gap {self._gaps[-1]:.3f}")
@@ -154,6 +162,19 @@ class Monitor(Callback):
         series = {k: dict(v) if isinstance(v, dict) else list(v) for k, v in self.series.items()}
         return {"findings": list(self.findings), "series": series, "first_loss": self.first_loss,
                 "expected_first_loss": self.expected}
+
+    def state_dict(self) -> dict[str, Any]:
+        """Plain containers only, so a checkpoint loads with ``weights_only=True``; a resumed run continues."""
+        return {**self.summary(), "gaps": list(self._gaps), "recent": list(self._recent)}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.findings = list(state["findings"])
+        self.series["step"] = list(state["series"].get("step", []))
+        for key, per_layer in state["series"].items():
+            if key != "step":
+                self.series[key] = defaultdict(list, {k: list(v) for k, v in per_layer.items()})
+        self.first_loss, self._gaps = state["first_loss"], list(state["gaps"])
+        self._recent.extend(state["recent"])
 
     # ------------------------------------------------------------------------------------ the checks
 
@@ -195,8 +216,9 @@ class Monitor(Callback):
 
     def _activation_hook(self, name: str):
         def hook(module: nn.Module, inputs: Any, output: torch.Tensor) -> None:
-            if not (self._armed and module.training and torch.is_grad_enabled()):
+            if not (self._armed and module.training and torch.is_grad_enabled()) or name in self._recorded:
                 return
+            self._recorded.add(name)
             a = output.detach().float()
             self.series["act_mean"][name].append(a.mean().item())
             self.series["act_std"][name].append(a.std().item())
