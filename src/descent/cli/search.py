@@ -118,6 +118,9 @@ def plot_scatter(rows: list[dict[str, Any]], space: dict[str, Any], path: Path) 
                            alpha=0.8, label=stage)
         if dim.log:
             ax.set_xscale("log")
+        if dim.choices is None:  # the whole searched range, as in the lecture's picture
+            pad = (dim.high / dim.low) ** 0.03 if dim.log else 0.03 * (dim.high - dim.low)
+            ax.set_xlim(*((dim.low / pad, dim.high * pad) if dim.log else (dim.low - pad, dim.high + pad)))
         ax.set_xlabel(dim.name)
     axes[0][0].set_ylabel("validation accuracy")
     if any(r.get("study", "").endswith("-fine") for r in done):
