@@ -126,8 +126,12 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    from ..schedules import SPEC_HELP
+
     p = sub.add_parser("train", help="train one model; writes metrics.json, history.csv, curves.png",
-                       description="Train one model on one dataset with one optimizer.")
+                       description="Train one model on one dataset with one optimizer.",
+                       epilog="learning-rate schedules (--schedule SPEC):\n" + SPEC_HELP,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
     p.add_argument("--overfit-check", action="store_true",

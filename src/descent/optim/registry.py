@@ -1,7 +1,8 @@
 """The one registry of optimizers: the CLI, the trainer, the lab, ``descent compare`` and the generic tests
 all iterate over :data:`OPTIMIZERS`, so a new optimizer is one new entry here.
 
-Stand-in: until descent's own optimizers land, torch.optim classes fill the entries.
+The first-order entries are descent's own classes; ``configs`` label the option sets the generic tests run
+(torch-compatible ones against ``torch_twin``, the others against ``descent.optim.reference``).
 """
 
 from __future__ import annotations
@@ -11,6 +12,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
+
+from .adadelta import AdaDelta
+from .adagrad import AdaGrad
+from .adam import Adam, AdamW
+from .rmsprop import RMSProp
+from .sgd import SGD, Momentum, Nesterov
+
+# Options that only descent has: a config using one has no torch twin and is checked against the reference.
+DESCENT_ONLY = frozenset({"lr_in_velocity", "eps_inside_sqrt", "bias_correction"})
 
 
 @dataclass(frozen=True)
@@ -24,7 +34,8 @@ class OptimizerEntry:
     defaults:    extra hyperparameters the trainer uses by default (e.g. momentum=0.9).
     closure:     True if ``step`` needs a closure that re-evaluates the loss (L-BFGS, Newton): full batch.
     configs:     labelled keyword sets the generic tests run.
-    torch_twin:  ``torch_twin(params, **hyper)`` builds the torch.optim optimizer the default update must equal.
+    torch_twin:  ``torch_twin(params, **hyper)`` builds the torch.optim optimizer whose update must equal
+                 this one's for every config without descent-only options.
     errors:      (kwargs, message regex) pairs that must raise ValueError.
     """
 
@@ -39,19 +50,87 @@ class OptimizerEntry:
     errors: tuple[tuple[dict[str, Any], str], ...] = ()
 
 
+def _twin(cls: Callable[..., torch.optim.Optimizer], **fixed: Any) -> Callable[..., torch.optim.Optimizer]:
+    """torch.optim's class with descent's defaults where they differ (e.g. Momentum's momentum=0.9)."""
+    return lambda params, **hyper: cls(params, **{**fixed, **hyper})
+
+
+_BAD_LR = ({"lr": -0.1}, r"lr=-0\.1")
+_BAD_WD = ({"weight_decay": -1.0}, r"weight_decay")
+_BAD_EPS = (({"eps": 0.0}, r"eps=0\.0"), ({"eps": -1e-8}, r"eps"))
+_BAD_BETAS = (({"betas": (1.0, 0.999)}, r"betas\[0\]"), ({"betas": (0.9, -0.1)}, r"betas\[1\]"),
+              ({"betas": (0.9,)}, r"betas"))
+
+
 def _entries() -> list[OptimizerEntry]:
     o = torch.optim
+    momentum_configs = (("default", {}), ("dampening+decay", {"dampening": 0.3, "weight_decay": 0.1}),
+                        ("lr-in-velocity", {"lr_in_velocity": True}), ("maximize", {"maximize": True}))
+    adam_configs = (("default", {}), ("amsgrad+decay", {"amsgrad": True, "weight_decay": 0.1}),
+                    ("almost", {"bias_correction": False}), ("eps-inside", {"eps_inside_sqrt": True}),
+                    ("maximize", {"maximize": True}))
     return [
-        OptimizerEntry("sgd", o.SGD, lr=0.1, lab_lr=0.05),
-        OptimizerEntry("momentum", o.SGD, lr=0.05, lab_lr=0.01, defaults={"momentum": 0.9}),
-        OptimizerEntry("nesterov", o.SGD, lr=0.05, lab_lr=0.01, defaults={"momentum": 0.9, "nesterov": True}),
-        OptimizerEntry("adagrad", o.Adagrad, lr=0.02, lab_lr=0.5),
-        OptimizerEntry("rmsprop", o.RMSprop, lr=1e-3, lab_lr=0.05),
-        OptimizerEntry("adadelta", o.Adadelta, lr=1.0, lab_lr=1.0),
-        OptimizerEntry("adam", o.Adam, lr=3e-3, lab_lr=0.1),
-        OptimizerEntry("adamw", o.AdamW, lr=3e-3, lab_lr=0.1, defaults={"weight_decay": 1e-2}),
+        OptimizerEntry("sgd", SGD, lr=0.1, lab_lr=0.05, torch_twin=o.SGD,
+                       configs=(("default", {}), ("decay", {"weight_decay": 0.1}),
+                                ("maximize", {"maximize": True})),
+                       errors=(_BAD_LR, _BAD_WD)),
+        OptimizerEntry("momentum", Momentum, lr=0.05, lab_lr=0.01, defaults={"momentum": 0.9},
+                       torch_twin=_twin(o.SGD, momentum=0.9), configs=momentum_configs,
+                       errors=(_BAD_LR, _BAD_WD, ({"momentum": -0.5}, r"momentum=-0\.5"),
+                               ({"dampening": 2.0}, r"dampening"))),
+        OptimizerEntry("nesterov", Nesterov, lr=0.05, lab_lr=0.01, defaults={"momentum": 0.9},
+                       torch_twin=_twin(o.SGD, momentum=0.9, nesterov=True),
+                       configs=(("default", {}), ("decay", {"weight_decay": 0.1}),
+                                ("lookahead-form", {"lr_in_velocity": True})),
+                       errors=(_BAD_LR, ({"momentum": 0.0}, r"nesterov"), ({"dampening": 0.5}, r"nesterov"))),
+        OptimizerEntry("adagrad", AdaGrad, lr=0.02, lab_lr=0.5, torch_twin=o.Adagrad,
+                       configs=(("default", {}), ("decay+init", {"lr_decay": 0.01, "weight_decay": 0.1,
+                                                                "initial_accumulator_value": 0.1}),
+                                ("eps-inside", {"eps_inside_sqrt": True, "eps": 1e-7}),
+                                ("maximize", {"maximize": True})),
+                       errors=(_BAD_LR, _BAD_WD, *_BAD_EPS, ({"lr_decay": -1.0}, r"lr_decay"),
+                               ({"initial_accumulator_value": -0.1}, r"initial_accumulator_value"))),
+        OptimizerEntry("rmsprop", RMSProp, lr=1e-3, lab_lr=0.05, torch_twin=o.RMSprop,
+                       configs=(("default", {}), ("centered+momentum", {"centered": True, "momentum": 0.5}),
+                                ("decay", {"weight_decay": 0.1}), ("eps-inside", {"eps_inside_sqrt": True}),
+                                ("maximize", {"maximize": True})),
+                       errors=(_BAD_LR, _BAD_WD, *_BAD_EPS, ({"alpha": 1.5}, r"alpha=1\.5"),
+                               ({"momentum": -0.1}, r"momentum"))),
+        OptimizerEntry("adadelta", AdaDelta, lr=1.0, lab_lr=1.0, torch_twin=o.Adadelta,
+                       configs=(("default", {}), ("decay", {"weight_decay": 0.1, "rho": 0.95}),
+                                ("maximize", {"maximize": True})),
+                       errors=(_BAD_LR, _BAD_WD, *_BAD_EPS, ({"rho": -0.1}, r"rho=-0\.1"))),
+        OptimizerEntry("adam", Adam, lr=3e-3, lab_lr=0.1, torch_twin=o.Adam, configs=adam_configs,
+                       errors=(_BAD_LR, _BAD_WD, *_BAD_EPS, *_BAD_BETAS)),
+        OptimizerEntry("adamw", AdamW, lr=3e-3, lab_lr=0.1, defaults={"weight_decay": 1e-2},
+                       torch_twin=o.AdamW,
+                       configs=(("default", {}), ("amsgrad", {"amsgrad": True}),
+                                ("almost", {"bias_correction": False})),
+                       errors=(_BAD_LR, _BAD_WD, *_BAD_BETAS)),
         # ---- second-order, full batch (closure) ----
-        OptimizerEntry("lbfgs", o.LBFGS, lr=1.0, lab_lr=1.0, closure=True),
+        *_second_order_entries(),
+    ]
+
+
+def _second_order_entries() -> list[OptimizerEntry]:
+    from .lbfgs import LBFGS
+    from .newton import Newton
+
+    return [
+        OptimizerEntry(
+            "lbfgs", LBFGS, lr=1.0, lab_lr=1.0, closure=True,
+            defaults={"line_search_fn": "strong_wolfe"},
+            # line_search_fn=None gives torch.optim.LBFGS's iterates (tests/optim/test_lbfgs.py checks it);
+            # the registry default is the strong-Wolfe search, which a network's loss needs.
+            configs=(("fixed step", {"line_search_fn": None}), ("history 5", {"history_size": 5})),
+            errors=(({"lr": -1.0}, "lr"), ({"history_size": 0}, "history_size"),
+                    ({"line_search_fn": "armijo"}, "line_search_fn")),
+        ),
+        OptimizerEntry(
+            "newton", Newton, lr=1.0, lab_lr=1.0, closure=True,
+            configs=(("exact", {"mode": "exact"}), ("cg", {"mode": "cg"}), ("damped", {"damping": 1e-2})),
+            errors=(({"mode": "bfgs"}, "mode"), ({"damping": -1.0}, "damping"), ({"lr": 0.0}, "lr")),
+        ),
     ]
 
 

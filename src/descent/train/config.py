@@ -39,7 +39,7 @@ class TrainConfig:
     clip_grad_norm: float | None = None
     # learning-rate schedule
     schedule: str | None = None       # compact spelling, see descent.schedules.parse
-    schedule_per: str = "step"        # step | epoch
+    schedule_per: str = "epoch"       # epoch | step: the unit t of the schedule
     plateau: bool = False             # reduce-on-plateau of the validation loss
     plateau_patience: int = 5
     plateau_factor: float = 0.5

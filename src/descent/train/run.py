@@ -47,6 +47,10 @@ def validate(cfg: TrainConfig) -> None:
     if cfg.snapshots is not None and cfg.schedule:
         raise ValueError("--snapshots sets its own cosine-restart schedule; drop --schedule")
     registry.get(cfg.optimizer)
+    if cfg.schedule:
+        from .. import schedules
+
+        schedules.parse(cfg.schedule, 1.0, 10**6)  # a bad spelling fails before any data is loaded
 
 
 def build_optimizer(cfg: TrainConfig, params: Iterable[nn.Parameter]) -> torch.optim.Optimizer:
@@ -63,12 +67,8 @@ def build_optimizer(cfg: TrainConfig, params: Iterable[nn.Parameter]) -> torch.o
 
 
 def _loss_fn(name: str) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
-    try:
-        from .. import losses
-    except ImportError:  # TEMPORARY until descent.losses lands
-        if name != "softmax":
-            raise ValueError(f"unknown loss {name!r}") from None
-        return nn.functional.cross_entropy
+    from .. import losses
+
     return losses.get(name)
 
 
@@ -233,7 +233,8 @@ def plot_curves(iter_losses: list[float], history: list[dict[str, Any]], path: P
     ax_acc.set(xlabel="epoch", ylabel="accuracy", title="accuracy")
     for ax in (ax_loss, ax_acc):
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=8)
     if title:
         fig.suptitle(title)
     fig.tight_layout()

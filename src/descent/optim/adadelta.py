@@ -1,0 +1,53 @@
+"""AdaDelta: RMSProp whose step is rescaled by a running RMS of past updates, so no base rate is needed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ._base import FirstOrder, denominator, in_unit_interval, nonnegative, positive
+
+
+def adadelta_rule(p, g, h, u, *, lr, rho, eps, weight_decay, maximize):
+    """One step for one parameter (or bucket): ``h`` averages g², ``u`` averages the squared updates."""
+    if maximize:
+        g = g.neg()
+    if weight_decay is not None:
+        g = g.add(p, alpha=weight_decay)
+    h.mul_(rho).addcmul_(g, g, value=1 - rho)
+    delta = denominator(u, eps, True).div_(denominator(h, eps, True)).mul_(g)
+    u.mul_(rho).addcmul_(delta, delta, value=1 - rho)
+    p.add_(delta, alpha=-lr)
+
+
+class AdaDelta(FirstOrder):
+    r"""AdaDelta: units-consistent steps from two decaying averages (of squared gradients and updates).
+
+    With ``g`` the gradient plus ``weight_decay * w``:
+
+    .. math::  h_t = \rho h_{t-1} + (1-\rho) g_t^2, \quad
+               \Delta_t = \frac{\sqrt{u_{t-1} + \epsilon}}{\sqrt{h_t + \epsilon}} g_t, \quad
+               u_t = \rho u_{t-1} + (1-\rho) \Delta_t^2, \quad w_t = w_{t-1} - lr\, \Delta_t
+
+    ``eps`` is inside both roots in every reference (paper, torch.optim, Keras, Optax).
+    Defaults as ``torch.optim.Adadelta``: ``lr=1.0`` (the paper has no rate; Keras uses 1e-3),
+    ``rho=0.9`` (Keras 0.95), ``eps=1e-6`` (Keras 1e-7), ``weight_decay=0``.
+    torch.optim has no fused Adadelta kernel; this class has one (``fused``).
+
+    Reference: M. D. Zeiler, "ADADELTA: an adaptive learning rate method", 2012.
+    """
+
+    buffers = ("square_avg", "acc_delta")
+    rule = staticmethod(adadelta_rule)
+
+    def __init__(self, params: Any, lr: float = 1.0, rho: float = 0.9, eps: float = 1e-6,
+                 weight_decay: float = 0.0, *, maximize: bool = False, foreach: bool | None = None,
+                 fused: bool | None = None):
+        in_unit_interval("rho", rho, closed=True)
+        positive("eps", eps)
+        nonnegative("weight_decay", weight_decay)
+        defaults = dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay)
+        super().__init__(params, defaults, foreach=foreach, fused=fused, maximize=maximize)
+
+    def _hyper(self, group: dict[str, Any], step: int) -> dict[str, Any]:
+        return dict(lr=group["lr"], rho=group["rho"], eps=group["eps"],
+                    weight_decay=group["weight_decay"] or None, maximize=group["maximize"])

@@ -1,0 +1,72 @@
+"""RMSProp ("leaky AdaGrad"): a decaying average of squared gradients, optionally centered, with momentum."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ._base import FirstOrder, denominator, in_unit_interval, nonnegative, positive
+
+
+def rmsprop_rule(p, g, h, g_avg, v, *, lr, alpha, eps, eps_inside_sqrt, momentum, weight_decay, maximize):
+    """One step for one parameter (or bucket); ``g_avg``/``v`` are None unless centered/momentum."""
+    if maximize:
+        g = g.neg()
+    if weight_decay is not None:
+        g = g.add(p, alpha=weight_decay)
+    h.mul_(alpha).addcmul_(g, g, value=1 - alpha)
+    if g_avg is not None:
+        g_avg.lerp_(g, 1 - alpha)
+        denom = denominator(h.addcmul(g_avg, g_avg, value=-1), eps, eps_inside_sqrt)
+    else:
+        denom = denominator(h, eps, eps_inside_sqrt)
+    if v is not None:
+        v.mul_(momentum).addcdiv_(g, denom)
+        p.add_(v, alpha=-lr)
+    else:
+        p.addcdiv_(g, denom, value=-lr)
+
+
+class RMSProp(FirstOrder):
+    r"""RMSProp: AdaGrad whose sum of squares leaks, :math:`\alpha` being the decay rate.
+
+    With ``g`` the gradient plus ``weight_decay * w``:
+
+    .. math::  h_t = \alpha h_{t-1} + (1 - \alpha)\, g_t \odot g_t, \qquad
+               w_t = w_{t-1} - lr \frac{g_t}{\sqrt{h_t} + \epsilon}
+
+    ``centered=True`` uses :math:`h_t - \bar g_t^2` with :math:`\bar g_t = \alpha \bar g_{t-1} + (1-\alpha)
+    g_t` (Graves 2013); ``momentum > 0`` keeps :math:`v_t = \mu v_{t-1} + g_t / (\sqrt{h_t} + \epsilon)`
+    and steps :math:`w_t = w_{t-1} - lr\, v_t`. ``eps_inside_sqrt=True`` uses
+    :math:`\sqrt{h_t + \epsilon}` (Keras 3, Optax's default), PyTorch and the notes put it outside.
+
+    Defaults as ``torch.optim.RMSprop``: ``lr=1e-2``, ``alpha=0.99`` (the notes' ``decay_rate``, Keras'
+    and Optax's ``rho``/``decay``: 0.9), ``eps=1e-8``, ``weight_decay=0``, ``momentum=0``,
+    ``centered=False``. torch.optim has no fused RMSprop kernel; this class has one (``fused``).
+
+    Reference: G. Hinton, N. Srivastava and K. Swersky, "Neural networks for machine learning", lecture 6e,
+    2012; A. Graves, "Generating sequences with recurrent neural networks", 2013 (centered).
+    """
+
+    buffers = ("square_avg", "grad_avg", "momentum_buffer")
+    rule = staticmethod(rmsprop_rule)
+
+    def __init__(self, params: Any, lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8,
+                 weight_decay: float = 0.0, momentum: float = 0.0, centered: bool = False, *,
+                 eps_inside_sqrt: bool = False, maximize: bool = False, foreach: bool | None = None,
+                 fused: bool | None = None):
+        in_unit_interval("alpha", alpha, closed=True)
+        positive("eps", eps)
+        nonnegative("weight_decay", weight_decay)
+        nonnegative("momentum", momentum)
+        defaults = dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum,
+                        centered=centered, eps_inside_sqrt=eps_inside_sqrt)
+        super().__init__(params, defaults, foreach=foreach, fused=fused, maximize=maximize)
+
+    def _active(self, group: dict[str, Any]) -> tuple[str, ...]:
+        centered, momentum = group["centered"], group["momentum"] > 0
+        return ("square_avg",) + ("grad_avg",) * centered + ("momentum_buffer",) * momentum
+
+    def _hyper(self, group: dict[str, Any], step: int) -> dict[str, Any]:
+        return dict(lr=group["lr"], alpha=group["alpha"], eps=group["eps"], momentum=group["momentum"],
+                    eps_inside_sqrt=group["eps_inside_sqrt"], weight_decay=group["weight_decay"] or None,
+                    maximize=group["maximize"])

@@ -1,0 +1,114 @@
+"""Stochastic gradient descent, with momentum and Nesterov's look-ahead: one rule, three public classes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ._base import FirstOrder, in_unit_interval, nonnegative
+
+
+def momentum_rule(p, g, v, *, lr, rho, keep, scale, weight_decay, nesterov, lr_in_velocity, maximize):
+    """One step for one parameter (or one :class:`TensorList` bucket); ``v is None`` means plain SGD.
+
+    ``keep``/``scale`` are ``rho``/``1 - dampening``, except on the first step where they are 0/1 so that
+    ``v_1 = g_1`` exactly as torch.optim initialises its buffer.
+    """
+    if maximize:
+        g = g.neg()
+    if weight_decay is not None:
+        g = g.add(p, alpha=weight_decay)
+    if v is None:
+        p.add_(g, alpha=-lr)
+    elif lr_in_velocity:  # CS231n: v <- rho v - lr g ; w <- w + v  (Nesterov: the look-ahead form)
+        if nesterov:
+            p.add_(v, alpha=-rho)
+        v.mul_(keep).add_(g, alpha=-lr * scale)
+        p.add_(v, alpha=1 + rho if nesterov else 1)
+    else:  # the notes' code and torch.optim: v <- rho v + g ; w <- w - lr v  (Nesterov: w - lr (g + rho v))
+        v.mul_(keep).add_(g, alpha=scale)
+        p.add_(g.add(v, alpha=rho) if nesterov else v, alpha=-lr)
+
+
+class Momentum(FirstOrder):
+    r"""SGD with momentum (Polyak's heavy ball), or with Nesterov's look-ahead.
+
+    Default ("lr outside the velocity", torch.optim.SGD and the notes' code), with ``rho = momentum``,
+    ``d = dampening``, ``g`` the gradient plus ``weight_decay * w``:
+
+    .. math::  v_{t+1} = \rho v_t + (1 - d) g_t,\quad v_1 = g_1; \qquad w_{t+1} = w_t - lr\, v_{t+1}
+
+    Nesterov (``nesterov=True``): :math:`w_{t+1} = w_t - lr (g_t + \rho v_{t+1})`.
+
+    ``lr_in_velocity=True`` (CS231n slides, Sutskever et al.): the velocity carries the learning rate,
+
+    .. math::  v_{t+1} = \rho v_t - lr (1 - d) g_t; \qquad w_{t+1} = w_t + v_{t+1}
+
+    and Nesterov is the notes' look-ahead form on :math:`\tilde w_t = w_t + \rho v_t`:
+    :math:`\tilde w_{t+1} = \tilde w_t + v_{t+1} + \rho (v_{t+1} - v_t)`.
+    Both conventions give the same iterates while ``lr`` is constant; when a schedule changes ``lr``, the
+    first rescales only new gradients, the second also the momentum already accumulated.
+
+    Defaults: ``lr=1e-3``, ``momentum=0.9`` (torch.optim.SGD's default is 0: here 0 would be plain
+    :class:`SGD`), ``dampening=0``, ``weight_decay=0`` (L2 added to the gradient), ``nesterov=False``.
+    Equals ``torch.optim.SGD(momentum=0.9)``; Keras ``SGD(momentum=0.9)`` and Optax ``sgd(momentum=0.9)``
+    use the velocity convention with ``lr`` inside / outside respectively.
+
+    Reference: B. T. Polyak, "Some methods of speeding up the convergence of iteration methods", 1964;
+    I. Sutskever et al., "On the importance of initialization and momentum in deep learning", ICML 2013.
+    """
+
+    buffers = ("momentum_buffer",)
+    rule = staticmethod(momentum_rule)
+
+    def __init__(self, params: Any, lr: float = 1e-3, momentum: float = 0.9, dampening: float = 0.0,
+                 weight_decay: float = 0.0, nesterov: bool = False, *, lr_in_velocity: bool = False,
+                 maximize: bool = False, foreach: bool | None = None, fused: bool | None = None):
+        nonnegative("momentum", momentum)
+        in_unit_interval("dampening", dampening, closed=True)
+        nonnegative("weight_decay", weight_decay)
+        if nesterov and (momentum <= 0 or dampening != 0):
+            raise ValueError(f"invalid nesterov=True with momentum={momentum!r}, dampening={dampening!r}: "
+                             "Nesterov needs momentum > 0 and dampening = 0")
+        defaults = dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
+                        nesterov=nesterov, lr_in_velocity=lr_in_velocity)
+        super().__init__(params, defaults, foreach=foreach, fused=fused, maximize=maximize)
+
+    def _active(self, group: dict[str, Any]) -> tuple[str, ...]:
+        return self.buffers if group["momentum"] != 0 else ()
+
+    def _hyper(self, group: dict[str, Any], step: int) -> dict[str, Any]:
+        rho = group["momentum"]
+        return dict(lr=group["lr"], rho=rho, keep=rho if step > 1 else 0.0,
+                    scale=1.0 - group["dampening"] if step > 1 else 1.0,
+                    weight_decay=group["weight_decay"] or None, nesterov=group["nesterov"],
+                    lr_in_velocity=group["lr_in_velocity"], maximize=group["maximize"])
+
+
+class SGD(Momentum):
+    r"""Plain (stochastic) gradient descent: :math:`w_{t+1} = w_t - lr\, (g_t + \lambda w_t)`.
+
+    :math:`\lambda` = ``weight_decay``.
+
+    Defaults ``lr=1e-3``, ``weight_decay=0``, as ``torch.optim.SGD()`` (whose default momentum is 0);
+    Keras ``SGD`` and Optax ``sgd`` are the same rule. Reference: H. Robbins and S. Monro, "A stochastic
+    approximation method", 1951. Momentum is :class:`Momentum`; this class is its ``momentum=0`` case.
+    """
+
+    def __init__(self, params: Any, lr: float = 1e-3, weight_decay: float = 0.0, *, maximize: bool = False,
+                 foreach: bool | None = None, fused: bool | None = None):
+        super().__init__(params, lr=lr, momentum=0.0, weight_decay=weight_decay, maximize=maximize,
+                         foreach=foreach, fused=fused)
+
+
+class Nesterov(Momentum):
+    r"""Nesterov's accelerated gradient: :class:`Momentum` with ``nesterov=True`` (see its update rule).
+
+    Equals ``torch.optim.SGD(momentum=0.9, nesterov=True)``; with ``lr_in_velocity=True`` it is the notes'
+    look-ahead form :math:`\tilde w_{t+1} = \tilde w_t + v_{t+1} + \rho (v_{t+1} - v_t)`.
+    Reference: Y. Nesterov, "A method for solving the convex programming problem with convergence rate
+    O(1/k^2)", 1983.
+    """
+
+    def __init__(self, params: Any, lr: float = 1e-3, momentum: float = 0.9, dampening: float = 0.0,
+                 weight_decay: float = 0.0, nesterov: bool = True, **options: Any):
+        super().__init__(params, lr, momentum, dampening, weight_decay, nesterov, **options)

@@ -1,0 +1,75 @@
+"""Every path of every optimizer against torch.optim (its twin) and against the NumPy transcription."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from optim_problems import CONFIGS, TWIN_CONFIGS, make_params, numpy_grad, rel_diff, run
+
+from descent.optim import OPTIMIZERS, reference
+
+PATHS = {"loop": {"foreach": False}, "foreach": {"foreach": True}, "fused": {"fused": True}}
+
+
+def _hyper(name: str, kw: dict) -> dict:
+    e = OPTIMIZERS[name]
+    return {"lr": e.lr, **e.defaults, **kw}
+
+
+@pytest.mark.parametrize("path", ["loop", "foreach", "fused"])
+@pytest.mark.parametrize(("name", "label", "kw"), TWIN_CONFIGS, ids=[f"{n}-{c}" for n, c, _ in TWIN_CONFIGS])
+def test_matches_torch_twin(name, label, kw, path):
+    """float64, after 1 and after 50 steps, relative difference <= 1e-12 (the compiled path only for the
+    default configs: each option combination is one more compilation)."""
+    if path == "fused" and label != "default":
+        pytest.skip("compiled path: default config only (compile time)")
+    hyper, entry = _hyper(name, kw), OPTIMIZERS[name]
+    ours_p, twin_p = make_params(), make_params()
+    ours = entry.factory(ours_p, **hyper, **PATHS[path])
+    twin = entry.torch_twin(twin_p, **hyper)
+    assert rel_diff(run(ours, ours_p, 1), run(twin, twin_p, 1)) <= 1e-12
+    assert rel_diff(run(ours, ours_p, 49), run(twin, twin_p, 49)) <= 1e-12
+
+
+@pytest.mark.parametrize(("name", "label", "kw"), CONFIGS, ids=[f"{n}-{c}" for n, c, _ in CONFIGS])
+def test_matches_numpy_reference(name, label, kw):
+    """The class (loop and foreach) equals the notes' rule transcribed in NumPy, for every config,
+    with a learning rate that changes every step."""
+    hyper = _hyper(name, kw)
+    lr0 = hyper.pop("lr")
+    lrs = lambda t: lr0 / (1 + 0.05 * t)  # noqa: E731
+    x0 = torch.cat([p.detach().reshape(-1) for p in make_params()]).numpy()
+    expected = reference.run(name, x0, numpy_grad, 30, lrs, **hyper)
+    for path in ("loop", "foreach"):
+        params = make_params()
+        got = run(OPTIMIZERS[name].factory(params, lr=lr0, **hyper, **PATHS[path]), params, 30, lrs)
+        got = torch.cat([p.reshape(-1) for p in got]).numpy()
+        np.testing.assert_allclose(got, expected, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", ["momentum", "nesterov"])
+def test_lr_in_velocity_differs_only_when_lr_changes(name):
+    """CS231n's v <- rho v - lr g and the notes' v <- rho v + g; w -= lr v agree at constant lr."""
+    factory = OPTIMIZERS[name].factory
+    outside, inside = make_params(), make_params()
+    a = run(factory(outside, lr=0.05), outside, 20)
+    b = run(factory(inside, lr=0.05, lr_in_velocity=True), inside, 20)
+    assert rel_diff(b, a) <= 1e-12
+    decay = lambda t: 0.05 * 0.8**t  # noqa: E731
+    outside, inside = make_params(), make_params()
+    a = run(factory(outside, lr=0.05), outside, 20, decay)
+    b = run(factory(inside, lr=0.05, lr_in_velocity=True), inside, 20, decay)
+    assert rel_diff(b, a) > 1e-3
+
+
+def test_fused_options_match_loop():
+    """The compiled path with descent-only options (one compilation each) equals the reference loop."""
+    cases = (("adam", {"bias_correction": False, "eps_inside_sqrt": True, "amsgrad": True}),
+             ("nesterov", {"lr_in_velocity": True}), ("rmsprop", {"centered": True, "momentum": 0.5}))
+    for name, kw in cases:
+        hyper = _hyper(name, kw)
+        loop_p, fused_p = make_params(), make_params()
+        a = run(OPTIMIZERS[name].factory(loop_p, **hyper, foreach=False), loop_p, 20)
+        b = run(OPTIMIZERS[name].factory(fused_p, **hyper, fused=True), fused_p, 20)
+        assert rel_diff(b, a) <= 1e-12, name
