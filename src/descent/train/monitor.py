@@ -15,6 +15,9 @@
 Layer statistics are sampled every ``every`` optimizer steps to keep the cost small. The sampled series and
 the findings go into ``metrics.json`` (``summary()``) and the run's HTML report. TensorBoard and Keras' own
 callbacks (``TerminateOnNaN``) cover parts of this; here the checks follow the lecture.
+
+Reference: A. Karpathy, CS231n notes "Neural Networks Part 3: Learning and Evaluation" (babysitting the
+learning process), 2015; F.-F. Li, J. Johnson, S. Yeung, CS231n lecture 7, 2017.
 """
 
 from __future__ import annotations
