@@ -260,3 +260,12 @@ def test_in_run_training_a_diverging_run_is_stopped_with_a_diagnosis(tmp_path) -
     metrics = run_training(cfg, tmp_path)
     assert "exploded" in metrics["stop_reason"] or "became" in metrics["stop_reason"]
     assert any(f["level"] == "error" for f in metrics["monitor"]["findings"])
+
+
+def test_closure_optimizer_keeps_the_series_aligned(tmp_path) -> None:
+    from descent.train import TrainConfig, run_training
+
+    cfg = TrainConfig(data="spiral", model="mlp", optimizer="lbfgs", epochs=3, progress=False, checkpoint_every=0)
+    series = run_training(cfg, tmp_path)["monitor"]["series"]
+    assert series["step"] == [0]  # sampled at step 0 only (every=50), once despite several closure calls
+    assert all(len(v) == 1 for v in series["act_std"].values())

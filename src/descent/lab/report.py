@@ -131,9 +131,11 @@ def read_csv(path: str | os.PathLike) -> list[dict[str, str]]:
         return list(csv.DictReader(f))
 
 
-def pictures(folder: str | os.PathLike) -> str:
-    """Every PNG of ``folder``, sorted by name."""
-    return "\n".join(image(p) for p in sorted(Path(folder).glob("*.png")))
+def pictures(folder: str | os.PathLike, first: Sequence[str] = ()) -> str:
+    """Every PNG of ``folder``: the names in ``first`` in that order, then the others sorted by name."""
+    found = sorted(Path(folder).glob("*.png"), key=lambda p: (p.name not in first, list(first).index(p.name)
+                                                                if p.name in first else 0, p.name))
+    return "\n".join(image(p) for p in found)
 
 
 # ---------------------------------------------------------------------------------------------- reports
@@ -198,7 +200,7 @@ def write_comparison_report(out_dir: str | os.PathLike, rows: Sequence[Mapping[s
     out = Path(out_dir)
     links = {str(r["optimizer"]): f"{r['optimizer']}/report.html" for r in rows
              if (out / str(r["optimizer"]) / "report.html").is_file()}
-    sections = [("Results", table(rows, links=links)), ("Curves", pictures(out))]
+    sections = [("Results", table(rows, links=links)), ("Curves", pictures(out, first=("loss.png",)))]
     return write_report(out / "report.html", title, sections)
 
 

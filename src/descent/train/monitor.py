@@ -107,6 +107,8 @@ class Monitor(Callback):
             self._before[layer] = p.detach().clone()
 
     def on_batch_end(self, trainer: Any, step: int, loss: float) -> None:
+        if self._recorded and step not in self.series["step"][-1:]:
+            self.series["step"].append(step)  # closure optimizers (L-BFGS) never call after_backward
         self._recorded.clear()
         if not math.isfinite(loss):
             raise StopTraining(self._add("error", "loss", f"the loss became {loss} at step {step}: lower the "
