@@ -149,7 +149,7 @@ def run(args: argparse.Namespace) -> int:
         from ..train.monitor import overfit_check
 
         result = overfit_check(cfg)
-        print(f"overfit check: {result}")
+        print(f"overfit check: {result['message']}")
     metrics = run_training(cfg, args.out, resume=args.resume)
     line = (f"test accuracy {metrics['test_accuracy']:.4f}  val accuracy {metrics['val_accuracy']:.4f}  "
             f"epochs {metrics['epochs_run']}  train {metrics['train_seconds']:.1f}s  -> {args.out}")

@@ -141,7 +141,7 @@ def run_training(
     model = build_model(cfg, splits).to(cfg.device)
     optimizer = build_optimizer(cfg, model.parameters())
     entry = registry.get(cfg.optimizer)
-    callbacks = list(callbacks) + _default_callbacks(cfg)
+    callbacks = list(callbacks) + _default_callbacks(cfg, out)
     trainer = Trainer(model, optimizer, splits, cfg, callbacks=callbacks, loss_fn=_loss_fn(cfg.loss),
                       penalty=_penalty(cfg), augment=_augment(cfg, splits), needs_closure=entry.closure)
     snapshots = None
@@ -178,19 +178,18 @@ def run_training(
         metrics["single_test_accuracy"] = summary["last_snapshot_test_accuracy"]
     metrics["wall_seconds"] = time.perf_counter() - wall_start
     write_outputs(out, trainer, metrics)
+    from ..lab.report import write_run_report
+
+    write_run_report(out)
     return metrics
 
 
-def _default_callbacks(cfg: TrainConfig) -> list[Callback]:
-    found: list[Callback] = []
-    if cfg.monitor:
-        try:
-            from .monitor import Monitor
-        except ImportError:
-            Monitor = None  # noqa: N806 - the monitor lands with its own issue
-        if Monitor is not None:
-            found.append(Monitor(tensorboard=cfg.tensorboard))
-    return found
+def _default_callbacks(cfg: TrainConfig, out: Path) -> list[Callback]:
+    if not cfg.monitor:
+        return []
+    from .monitor import Monitor
+
+    return [Monitor(tensorboard=cfg.tensorboard, log_dir=str(out / "tensorboard"))]
 
 
 def _metrics(trainer: Trainer, cfg: TrainConfig, splits: Any) -> dict[str, Any]:
