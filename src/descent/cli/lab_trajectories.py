@@ -52,7 +52,7 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from ..lab import scenes
+    from ..lab import get_function, scenes
 
     if args.scene is not None:
         custom = [f"--{k}" for k in ("function", "optimizers", "lr", "start") if getattr(args, k) is not None]
@@ -72,10 +72,17 @@ def run(args) -> int:
     for scene in chosen:
         files, summary = scenes.render(scene, args.out, gif=args.gif, steps=args.steps)
         print(f"{scene.name}: {scene.title}")
+        panel = None
         for row in summary:
+            if len(scene.panels) > 1 and row["panel"] != panel:
+                panel = row["panel"]
+                print(f" {panel}")
             reached = row["steps_to_1e-3"]
             end = "diverged" if row["diverged"] else f"f={row['f']:.4g}"
-            print(f"  {row['label']:<28} end ({row['final'][0]:.4g}, {row['final'][1]:.4g}) {end}; "
-                  f"within 1e-3 of a minimum: {'never' if reached is None else f'step {reached}'}")
+            verdict = "never" if reached is None else f"at step {reached}"
+            verdict = f"within 1e-3 of a global minimum {verdict}"
+            if not get_function(row["function"]).minima:
+                verdict = "no minimum to reach"
+            print(f"  {row['label']:<28} end ({row['final'][0]:.4g}, {row['final'][1]:.4g}) {end}; {verdict}")
         print("  wrote " + ", ".join(str(f) for f in files))
     return 0

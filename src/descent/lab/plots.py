@@ -68,27 +68,35 @@ def _clipped(path: Trajectory, surface: Surface) -> np.ndarray:
     return np.clip(path.points.numpy(), -span, span)
 
 
-def figure(panels: Sequence[Panel], title: str = "") -> tuple[Any, list[Any]]:
-    """A row of contour panels with each trajectory drawn as a line with dots at the iterates."""
+def figure(panels: Sequence[Panel], title: str = "", columns: int = 3) -> tuple[Any, list[Any]]:
+    """Contour panels, ``columns`` to a row; each trajectory is a line with a dot at every iterate."""
     plt = _pyplot()
-    fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 4.4), squeeze=False)
-    for ax, (panel_title, surface, paths) in zip(axes[0], panels, strict=True):
+    cols = min(columns, len(panels))
+    rows = -(-len(panels) // cols)
+    fig, grid = plt.subplots(rows, cols, figsize=(5.2 * cols, 4.4 * rows), squeeze=False)
+    axes = list(grid.flat)
+    for ax in axes[len(panels):]:
+        ax.set_visible(False)
+    for ax, (panel_title, surface, paths) in zip(axes, panels, strict=False):
         draw_surface(ax, surface)
         for i, (label, path) in enumerate(paths):
             xy = _clipped(path, surface)
-            ax.plot(xy[:, 0], xy[:, 1], "-o", color=_COLORS[i % len(_COLORS)], ms=2.5, lw=1.3, label=label)
+            thick = 1.0 + 1.5 * (len(paths) - 1 - i) / max(1, len(paths) - 1)  # earlier paths stay visible
+            ax.plot(xy[:, 0], xy[:, 1], "-o", color=_COLORS[i % len(_COLORS)], ms=1.5 + thick, lw=thick,
+                    label=label)
             ax.plot(xy[0, 0], xy[0, 1], "o", color="black", ms=4)
         ax.set_title(panel_title, fontsize=10)
         ax.legend(fontsize=7, loc="best", framealpha=0.8)
     if title:
         fig.suptitle(title, fontsize=11)
     fig.tight_layout()
-    return fig, list(axes[0])
+    return fig, axes[: len(panels)]
 
 
-def save_png(panels: Sequence[Panel], path: str | os.PathLike, title: str = "", dpi: int = 110) -> Path:
+def save_png(panels: Sequence[Panel], path: str | os.PathLike, title: str = "", dpi: int = 110,
+             columns: int = 3) -> Path:
     """Write the still figure of ``panels`` to ``path`` (PNG)."""
-    fig, _ = figure(panels, title)
+    fig, _ = figure(panels, title, columns)
     try:
         _io.save_figure(fig, path, dpi=dpi)
     finally:
@@ -100,9 +108,10 @@ def save_gif(
     panels: Sequence[Panel],
     path: str | os.PathLike,
     title: str = "",
-    frames: int = 24,
+    frames: int = 16,
     fps: int = 8,
     dpi: int = 50,
+    columns: int = 3,
 ) -> Path:
     """Write an animation of the paths being drawn step by step (few frames, low dpi: a small file).
 
@@ -111,7 +120,7 @@ def save_gif(
     """
     from matplotlib.animation import FuncAnimation, PillowWriter
 
-    fig, axes = figure(panels, title)
+    fig, axes = figure(panels, title, columns)
     lines = [line for ax in axes for line in ax.get_lines()[0::2]]  # the paths, not the start dots
     data = [(line.get_xdata(), line.get_ydata()) for line in lines]
     longest = max((len(x) for x, _ in data), default=1)

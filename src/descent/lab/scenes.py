@@ -172,7 +172,8 @@ def render(scene: Scene, out_dir: str | os.PathLike, gif: bool = True, steps: in
         for label, path in paths:
             for t, ((x, y), f) in enumerate(zip(path.points.tolist(), path.values.tolist(), strict=True)):
                 rows.append({"panel": panel.title, "label": label, "step": t, "x": x, "y": y, "f": f})
-            summary.append({"scene": scene.name, "panel": panel.title, "label": label, "steps": path.steps,
+            summary.append({"scene": scene.name, "panel": panel.title, "function": panel.function,
+                            "label": label, "steps": path.steps,
                             "final": path.final, "f": float(path.values[-1]), "diverged": path.diverged,
                             "steps_to_1e-3": path.steps_to(1e-3)})
     _io.write_csv(folder / f"{stem}.csv", rows)
