@@ -6,8 +6,9 @@ Stand-in: until descent's own optimizers land, torch.optim classes fill the entr
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import torch
 

@@ -22,7 +22,7 @@ class TrainConfig:
     activation: str = "relu"          # relu | tanh | sigmoid
     init: str = "he"                  # he | xavier | normal
     init_std: float = 0.01            # std of init=normal
-    batchnorm: bool = False
+    batchnorm: bool | None = None     # None = the model's default (on in the CNNs, off in the MLP)
     dropout: float = 0.0              # drop probability p (inverted dropout)
     dropconnect: float = 0.0          # drop probability of weights in the classifier's hidden layers
     fractional_pool: bool = False     # FractionalMaxPool2d in the 2-D CNN
@@ -57,6 +57,7 @@ class TrainConfig:
     tensorboard: bool = False
     # bookkeeping
     device: str = "cpu"
+    threads: int | None = None        # torch intra-op threads; None = torch's default
     checkpoint_every: int = 1         # epochs between checkpoints (0 = none)
     progress: bool | None = None      # None = only on a terminal
 
