@@ -6,14 +6,7 @@ import csv
 
 import pytest
 
-import descent.cli as cli
-
-
-@pytest.fixture
-def main(monkeypatch):
-    # Only `descent lab` is under test here; the other sub-commands may not be importable on every branch.
-    monkeypatch.setattr(cli, "COMMANDS", ("lab",))
-    return cli.main
+from descent.cli import main
 
 
 def _rows(path):
@@ -21,7 +14,7 @@ def _rows(path):
         return list(csv.DictReader(f))
 
 
-def test_scene_writes_png_and_csv(main, tmp_path, capsys):
+def test_scene_writes_png_and_csv(tmp_path, capsys):
     assert main(["lab", "trajectories", "--out", str(tmp_path), "--scene", "zigzag", "--no-gif"]) == 0
     assert (tmp_path / "zigzag.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert not (tmp_path / "zigzag.gif").exists()
@@ -31,7 +24,7 @@ def test_scene_writes_png_and_csv(main, tmp_path, capsys):
     assert "zigzag" in capsys.readouterr().out
 
 
-def test_custom_function_and_optimizers(main, tmp_path, capsys):
+def test_custom_function_and_optimizers(tmp_path, capsys):
     argv = ["lab", "trajectories", "--out", str(tmp_path), "--function", "himmelblau", "--optimizers",
             "sgd,adam", "--steps", "5", "--lr", "0.01", "--start", "1,-1", "--noise", "0.1", "--no-gif"]
     assert main(argv) == 0
@@ -43,7 +36,7 @@ def test_custom_function_and_optimizers(main, tmp_path, capsys):
     assert "sgd" in out and "adam" in out
 
 
-def test_one_tiny_gif(main, tmp_path):
+def test_one_tiny_gif(tmp_path):
     argv = ["lab", "trajectories", "--out", str(tmp_path), "--optimizers", "sgd", "--steps", "3"]
     assert main(argv) == 0
     assert (tmp_path / "quadratic.gif").read_bytes()[:6] == b"GIF89a"
@@ -58,7 +51,7 @@ def test_one_tiny_gif(main, tmp_path):
     (["--start", "1"], "expected a point X,Y"),
     (["--steps", "-3"], "expected a non-negative integer"),
 ])
-def test_bad_values_exit_2_with_one_line(main, tmp_path, capsys, argv, message):
+def test_bad_values_exit_2_with_one_line(tmp_path, capsys, argv, message):
     try:
         code = main(["lab", "trajectories", "--out", str(tmp_path / "out"), *argv])
     except SystemExit as e:  # argparse rejects malformed values itself, with the same status
