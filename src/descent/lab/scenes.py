@@ -74,7 +74,7 @@ SCENES: dict[str, Scene] = {
     s.name: s
     for s in (
         Scene("zigzag", "SGD zig-zags across a narrow valley; momentum runs along it", (
-            Panel("x^2/20 + y^2 from (-7, 2), 30 steps", "quadratic", (
+            Panel("x^2/20 + y^2 from (-7, 2)", "quadratic", (
                 Run("sgd lr=0.9", "sgd", 0.9),
                 Run("momentum lr=0.1", "momentum", 0.1),
             ), steps=30),
@@ -84,7 +84,7 @@ SCENES: dict[str, Scene] = {
             Panel("start (-5, 1e-3), just off the ridge", "saddle", _ridge(1e-3), steps=100),
         )),
         Scene("local-minimum", "SGD stops in the local minimum; momentum rolls through it", (
-            Panel("tilted double well from (2.5, 1), 150 steps", "double-well", (
+            Panel("tilted double well from (2.5, 1)", "double-well", (
                 Run("sgd lr=0.01", "sgd", 0.01),
                 Run("momentum lr=0.01", "momentum", 0.01),
             ), steps=150),
@@ -104,7 +104,7 @@ SCENES: dict[str, Scene] = {
             ), steps=30),
         )),
         Scene("initial-point", "The start decides the minimum: four starts, four minima", (
-            Panel("SGD lr=0.01 on Himmelblau, 100 steps", "himmelblau", tuple(
+            Panel("SGD lr=0.01 on Himmelblau", "himmelblau", tuple(
                 Run(f"start {plots.format_point(p)}", "sgd", 0.01, p)
                 for p in get_function("himmelblau").starts
             ), steps=100),
@@ -152,7 +152,7 @@ def custom_scene(function: str, optimizers: list[str], steps: int, lr: float | N
     runs = tuple(Run(name, name, lr, start, noise, seed) for name in optimizers)
     where = plots.format_point(start or surface.start)
     sigma = f", gradient noise sigma={noise:g}" if noise else ""
-    panel = Panel(f"{surface.formula} from {where}, {steps} steps{sigma}", surface.name, runs, steps)
+    panel = Panel(f"{surface.formula} from {where}{sigma}", surface.name, runs, steps)
     return Scene(surface.name, f"Optimizer paths on {surface.name}", (panel,))
 
 
@@ -163,7 +163,8 @@ def render(scene: Scene, out_dir: str | os.PathLike, gif: bool = True, steps: in
     folder = _io.ensure_dir(out_dir)
     stem = stem or scene.name
     results = run_scene(scene, steps)
-    panels = [(p.title, get_function(p.function), r) for p, r in zip(scene.panels, results, strict=True)]
+    panels = [(f"{p.title}, {p.steps if steps is None else steps} steps", get_function(p.function), r)
+              for p, r in zip(scene.panels, results, strict=True)]
     files = [plots.save_png(panels, folder / f"{stem}.png", scene.title)]
     if gif:
         files.append(plots.save_gif(panels, folder / f"{stem}.gif", scene.title))
