@@ -36,6 +36,14 @@ def test_custom_function_and_optimizers(tmp_path, capsys):
     assert "sgd" in out and "adam" in out
 
 
+def test_negative_start_on_the_saddle_ridge_keeps_y_zero(tmp_path):
+    argv = ["lab", "trajectories", "--out", str(tmp_path), "--function", "saddle", "--start=-5,0",
+            "--optimizers", "sgd,momentum,adam", "--steps", "20", "--no-gif"]
+    assert main(argv) == 0
+    rows = _rows(tmp_path / "saddle.csv")
+    assert rows[0]["x"] == "-5.0" and {float(r["y"]) for r in rows} == {0.0}
+
+
 def test_one_tiny_gif(tmp_path):
     argv = ["lab", "trajectories", "--out", str(tmp_path), "--optimizers", "sgd", "--steps", "3"]
     assert main(argv) == 0

@@ -42,7 +42,8 @@ def register(sub) -> None:
     p.add_argument("--steps", type=nonneg_int, help="steps per path (default 100; a scene's own count)")
     p.add_argument("--lr", type=positive_float, help="one learning rate for every path (default: each "
                    "optimizer's lab_lr)")
-    p.add_argument("--start", type=_point, help="start point X,Y (default: the function's standard start)")
+    p.add_argument("--start", type=_point, help="start point X,Y (default: the function's standard start); "
+                   "with a negative X write --start=-5,0.001")
     p.add_argument("--noise", type=nonneg_float, default=0.0,
                    help="standard deviation of Gaussian gradient noise (default 0)")
     p.add_argument("--seed", type=int, default=0, help="seed of the gradient noise (default 0)")
