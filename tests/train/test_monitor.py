@@ -269,3 +269,22 @@ def test_closure_optimizer_keeps_the_series_aligned(tmp_path) -> None:
     series = run_training(cfg, tmp_path)["monitor"]["series"]
     assert series["step"] == [0]  # sampled at step 0 only (every=50), once despite several closure calls
     assert all(len(v) == 1 for v in series["act_std"].values())
+
+
+def test_tensorboard_events_hold_the_run_history(tmp_path) -> None:
+    """The event file, read back with TensorBoard's own reader, holds each epoch's validation accuracy."""
+    import csv
+
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from descent.train import TrainConfig, run_training
+
+    run_training(TrainConfig(data="spiral", model="mlp", epochs=3, tensorboard=True, train_subset=200), tmp_path)
+    events = list((tmp_path / "tensorboard").glob("events.out.tfevents.*"))
+    assert len(events) == 1
+    acc = EventAccumulator(str(events[0]))
+    acc.Reload()
+    logged = [e.value for e in acc.Scalars("epoch/val_accuracy")]
+    with open(tmp_path / "history.csv") as f:
+        expected = [float(r["val_accuracy"]) for r in csv.DictReader(f)]
+    assert logged == pytest.approx(expected, abs=1e-6)
