@@ -30,6 +30,8 @@ from typing import Any
 
 import torch
 
+from . import _fused_cpu
+
 # Below this size a tensor's update is cheaper through foreach than through a compiled call (~30 us of
 # dispatch per call against ~0.1 ms of memory traffic for 2**18 fp32 Adam elements on one core).
 FUSED_MIN_NUMEL = 1 << 18
@@ -228,7 +230,8 @@ class FirstOrder(torch.optim.Optimizer):
     def _step_group(self, group: dict[str, Any]) -> None:
         name = type(self).__name__
         active = self._active(group)
-        loop, fused, buckets = [], [], defaultdict(list)
+        rule = type(self).rule
+        loop, fused, auto, buckets = [], [], [], defaultdict(list)
         hyper: dict[int, dict[str, Any]] = {}
         path = _path(group["fused"], group["foreach"])
         for p in group["params"]:
@@ -248,32 +251,51 @@ class FirstOrder(torch.optim.Optimizer):
                 hyper[step] = self._hyper(group, step)
             item = (p, g, [state.get(key) for key in self.buffers])
             chosen = path(p)
-            if chosen == "fused" and not all(t.is_contiguous() for t in (p, g, *state.values())
-                                             if isinstance(t, torch.Tensor) and t.dim()):
-                chosen = "loop"
-            if chosen == "loop":
-                loop.append((item, step))
-            elif chosen == "fused":
-                fused.append((item, step))
-            else:
+            if chosen != "foreach" and chosen != "loop" and not all(
+                    t.is_contiguous() for t in (p, g, *state.values()) if isinstance(t, torch.Tensor) and t.dim()):
+                chosen = "loop" if chosen == "fused" else "foreach"
+            if chosen == "auto" and not _fused_cpu.supports(rule, p):
+                chosen = "fused" if p.numel() >= FUSED_MIN_NUMEL and p.device.type == "cuda" else "foreach"
+            if chosen == "foreach":
                 buckets[(p.device, p.dtype, step)].append(item)
+            else:
+                {"loop": loop, "fused": fused, "auto": auto}[chosen].append((item, step))
+        # automatic on CPU: the C++ kernel once the group is big enough to gain from it (the library is
+        # built once per machine), else foreach, so a small model never waits for a compiler
+        if sum(p.numel() for (p, _, _), _ in auto) >= FUSED_MIN_NUMEL and _fused_cpu.library() is not None:
+            fused += auto
+        else:
+            for (p, g, bufs), step in auto:
+                buckets[(p.device, p.dtype, step)].append((p, g, bufs))
         if fused and not self._run_fused(fused, hyper, strict=group["fused"] is True):
             for (p, g, bufs), step in fused:
                 buckets[(p.device, p.dtype, step)].append((p, g, bufs))
         for (p, g, bufs), step in loop:
-            type(self).rule(p, g, *bufs, **hyper[step])
+            rule(p, g, *bufs, **hyper[step])
         for (_, _, step), items in buckets.items():
             ps, gs, bufs = zip(*items, strict=True)
-            lists = [None if b[0] is None else TensorList(list(b)) for b in zip(*bufs, strict=True)]
-            type(self).rule(TensorList(list(ps)), TensorList(list(gs)), *lists, **hyper[step])
+            lists = [None if b is None else TensorList(b) for b in _lists(bufs)]
+            rule(TensorList(list(ps)), TensorList(list(gs)), *lists, **hyper[step])
 
     def _run_fused(self, items: list, hyper: dict[int, dict[str, Any]], *, strict: bool) -> bool:
-        """Run the compiled rule per tensor; False (nothing done) if compiling is impossible in auto mode."""
+        """One C++ call per (dtype, step) bucket for CPU float32/float64 tensors, the compiled rule per tensor
+        for the others; False (nothing done) if neither can run here in automatic mode."""
+        rule = type(self).rule
+        native, rest = defaultdict(list), []
+        for item, step in items:
+            if _fused_cpu.supports(rule, item[0]) and _fused_cpu.library() is not None:
+                native[(item[0].dtype, step)].append(item)
+            else:
+                rest.append((item, step))
+        for (_, step), bucket in native.items():
+            ps, gs, bufs = zip(*bucket, strict=True)
+            _fused_cpu.step(rule, list(ps), list(gs), _lists(bufs), hyper[step])
+        if not rest:
+            return True
         if _COMPILE_BROKEN and not strict:
             return False
-        rule = compiled(type(self).rule)
         with torch._dynamo.config.patch(recompile_limit=RECOMPILE_LIMIT):
-            return self._run_compiled(rule, items, hyper, strict)
+            return self._run_compiled(compiled(rule), rest, hyper, strict)
 
     @staticmethod
     def _run_compiled(rule: Callable, items: list, hyper: dict[int, dict[str, Any]], strict: bool) -> bool:
@@ -289,6 +311,11 @@ class FirstOrder(torch.optim.Optimizer):
         return True
 
 
+def _lists(bufs: tuple) -> list:
+    """Per-tensor buffer lists [(m, v, None), ...] -> per-buffer lists [[m...], [v...], None]."""
+    return [None if b[0] is None else list(b) for b in zip(*bufs, strict=True)]
+
+
 def _path(fused: bool | None, foreach: bool | None) -> Callable[[torch.Tensor], str]:
     """The path of one tensor: explicit flags win; automatic is fused for big tensors when compiling is
     possible, else foreach; ``foreach=False`` without ``fused=True`` means the reference loop."""
@@ -298,7 +325,6 @@ def _path(fused: bool | None, foreach: bool | None) -> Callable[[torch.Tensor], 
         return lambda p: "foreach"
     if foreach is False:
         return lambda p: "loop"
-    if fused is False or _COMPILE_BROKEN or torch.compiler.is_compiling():
+    if fused is False or torch.compiler.is_compiling():
         return lambda p: "foreach"
-    return lambda p: (
-        "fused" if p.numel() >= FUSED_MIN_NUMEL and p.device.type in ("cpu", "cuda") else "foreach")
+    return lambda p: "auto"
