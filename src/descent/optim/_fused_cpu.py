@@ -85,7 +85,7 @@ template <typename T, bool HAS_V, bool LIV, bool NESTEROV>
 void momentum(int64_t n, void** tb, const int64_t* numel, const double* s, const int64_t* f, int threads) {
   const T rho = s[1], keep = s[2], scale = s[3], wd = s[4], mlr = s[5], mrho = s[6], mlrs = s[7], up = s[8];
   const bool maximize = f[0], has_wd = f[1];
-  over_chunks<T, 3>(n, tb, numel, threads, [&](T** x, int64_t b, int64_t e) {
+  over_chunks<T, 3>(n, tb, numel, threads, [=](T** x, int64_t b, int64_t e) {
     T* __restrict__ p = x[0]; const T* __restrict__ gp = x[1]; T* __restrict__ v = x[2];
     for (int64_t i = b; i < e; ++i) {
       const T pi = p[i], g = gradient(gp[i], pi, maximize, has_wd, wd);
@@ -109,7 +109,7 @@ template <typename T>
 void adagrad(int64_t n, void** tb, const int64_t* numel, const double* s, const int64_t* f, int threads) {
   const T mclr = s[0], eps = s[1], wd = s[2];
   const bool maximize = f[0], has_wd = f[1], inside = f[2];
-  over_chunks<T, 3>(n, tb, numel, threads, [&](T** x, int64_t b, int64_t e) {
+  over_chunks<T, 3>(n, tb, numel, threads, [=](T** x, int64_t b, int64_t e) {
     T* __restrict__ p = x[0]; const T* __restrict__ gp = x[1]; T* __restrict__ h = x[2];
     for (int64_t i = b; i < e; ++i) {
       const T pi = p[i], g = gradient(gp[i], pi, maximize, has_wd, wd);
@@ -125,7 +125,7 @@ template <typename T, bool CENTERED, bool MOM>
 void rmsprop(int64_t n, void** tb, const int64_t* numel, const double* s, const int64_t* f, int threads) {
   const T mlr = s[0], alpha = s[1], c = s[2], eps = s[3], mu = s[4], wd = s[5];
   const bool maximize = f[0], has_wd = f[1], inside = f[2];
-  over_chunks<T, 5>(n, tb, numel, threads, [&](T** x, int64_t b, int64_t e) {
+  over_chunks<T, 5>(n, tb, numel, threads, [=](T** x, int64_t b, int64_t e) {
     T* __restrict__ p = x[0]; const T* __restrict__ gp = x[1]; T* __restrict__ h = x[2];
     T* __restrict__ ga = x[3]; T* __restrict__ v = x[4];
     for (int64_t i = b; i < e; ++i) {
@@ -153,7 +153,7 @@ template <typename T>
 void adadelta(int64_t n, void** tb, const int64_t* numel, const double* s, const int64_t* f, int threads) {
   const T mlr = s[0], rho = s[1], c = s[2], eps = s[3], wd = s[4];
   const bool maximize = f[0], has_wd = f[1];
-  over_chunks<T, 4>(n, tb, numel, threads, [&](T** x, int64_t b, int64_t e) {
+  over_chunks<T, 4>(n, tb, numel, threads, [=](T** x, int64_t b, int64_t e) {
     T* __restrict__ p = x[0]; const T* __restrict__ gp = x[1]; T* __restrict__ h = x[2]; T* __restrict__ u = x[3];
     for (int64_t i = b; i < e; ++i) {
       const T pi = p[i], g = gradient(gp[i], pi, maximize, has_wd, wd);
@@ -167,23 +167,34 @@ void adadelta(int64_t n, void** tb, const int64_t* numel, const double* s, const
 }
 
 // adam.py. x = p, g, m, v, v_max. s = -step_size, 1-beta1, beta2, 1-beta2, eps, wd, 1-lr*wd, rc, rc2
-template <typename T, bool AMS>
+template <typename T, bool AMS, bool WD, bool DECOUPLED, bool INSIDE>
 void adam(int64_t n, void** tb, const int64_t* numel, const double* s, const int64_t* f, int threads) {
   const T mss = s[0], w1 = s[1], beta2 = s[2], c2 = s[3], eps = s[4], wd = s[5], decay = s[6];
   const T rc = s[7], rc2 = s[8];
-  const bool maximize = f[0], has_wd = f[1], inside = f[2], decoupled = f[3];
-  over_chunks<T, 5>(n, tb, numel, threads, [&](T** x, int64_t b, int64_t e) {
+  const bool maximize = f[0];
+  over_chunks<T, 5>(n, tb, numel, threads, [=](T** x, int64_t b, int64_t e) {
     T* __restrict__ p = x[0]; const T* __restrict__ gp = x[1]; T* __restrict__ m = x[2];
     T* __restrict__ v = x[3]; T* __restrict__ vm = x[4];
     for (int64_t i = b; i < e; ++i) {
-      const T p0 = p[i], pi = has_wd && decoupled ? p0 * decay : p0;
-      const T g = gradient(gp[i], p0, maximize, has_wd && !decoupled, wd);
+      const T p0 = p[i], pi = WD && DECOUPLED ? p0 * decay : p0;
+      const T g = gradient(gp[i], p0, maximize, WD && !DECOUPLED, wd);
       T mi = lerp(m[i], g, w1); m[i] = mi;
       T vi = v[i] * beta2; vi = vi + c2 * g * g; v[i] = vi;
       if (AMS) { vi = std::max(vm[i], vi); vm[i] = vi; }
-      p[i] = pi + mss * mi / denom(vi, eps, inside, rc, rc2);
+      p[i] = pi + mss * mi / denom(vi, eps, INSIDE, rc, rc2);
     }
   });
+}
+
+template <typename T, bool AMS>
+void adam_options(int64_t n, void** tb, const int64_t* numel, const double* s, const int64_t* f, int threads) {
+  const bool wd = f[1], inside = f[2], decoupled = f[3];
+  if (!wd && !inside) adam<T, AMS, false, false, false>(n, tb, numel, s, f, threads);
+  else if (!wd) adam<T, AMS, false, false, true>(n, tb, numel, s, f, threads);
+  else if (decoupled && !inside) adam<T, AMS, true, true, false>(n, tb, numel, s, f, threads);
+  else if (decoupled) adam<T, AMS, true, true, true>(n, tb, numel, s, f, threads);
+  else if (!inside) adam<T, AMS, true, false, false>(n, tb, numel, s, f, threads);
+  else adam<T, AMS, true, false, true>(n, tb, numel, s, f, threads);
 }
 
 template <typename T>
@@ -205,7 +216,8 @@ int run(int algo, int64_t n, void** tb, const int64_t* numel, const double* s, c
       return 0;
     case 3: adadelta<T>(n, tb, numel, s, f, threads); return 0;
     case 4:
-      if (f[4]) adam<T, true>(n, tb, numel, s, f, threads); else adam<T, false>(n, tb, numel, s, f, threads);
+      if (f[4]) adam_options<T, true>(n, tb, numel, s, f, threads);
+      else adam_options<T, false>(n, tb, numel, s, f, threads);
       return 0;
   }
   return 1;
