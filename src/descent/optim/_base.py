@@ -251,9 +251,6 @@ class FirstOrder(torch.optim.Optimizer):
                 hyper[step] = self._hyper(group, step)
             item = (p, g, [state.get(key) for key in self.buffers])
             chosen = path(p)
-            if chosen != "foreach" and chosen != "loop" and not all(
-                    t.is_contiguous() for t in (p, g, *state.values()) if isinstance(t, torch.Tensor) and t.dim()):
-                chosen = "loop" if chosen == "fused" else "foreach"
             if chosen == "auto" and not _fused_cpu.supports(rule, p):
                 chosen = "fused" if p.numel() >= FUSED_MIN_NUMEL and p.device.type == "cuda" else "foreach"
             if chosen == "foreach":
@@ -267,7 +264,17 @@ class FirstOrder(torch.optim.Optimizer):
         else:
             for (p, g, bufs), step in auto:
                 buckets[(p.device, p.dtype, step)].append((p, g, bufs))
-        if fused and not self._run_fused(fused, hyper, strict=group["fused"] is True):
+        strict = group["fused"] is True
+        contiguous = []  # the kernels index memory linearly; other layouts take the loop (or foreach if auto)
+        for entry in fused:
+            if _contiguous(entry[0]):
+                contiguous.append(entry)
+            elif strict:
+                loop.append(entry)
+            else:
+                buckets[(entry[0][0].device, entry[0][0].dtype, entry[1])].append(entry[0])
+        fused = contiguous
+        if fused and not self._run_fused(fused, hyper, strict=strict):
             for (p, g, bufs), step in fused:
                 buckets[(p.device, p.dtype, step)].append((p, g, bufs))
         for (p, g, bufs), step in loop:
@@ -309,6 +316,11 @@ class FirstOrder(torch.optim.Optimizer):
                 warnings.warn(f"descent.optim: fused path unavailable ({err!r}); using foreach", stacklevel=4)
                 return False
         return True
+
+
+def _contiguous(item: tuple) -> bool:
+    p, g, bufs = item
+    return all(t.is_contiguous() for t in (p, g, *bufs) if t is not None and t.dim())
 
 
 def _lists(bufs: tuple) -> list:
