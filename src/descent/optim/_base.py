@@ -13,11 +13,12 @@ The same ``rule`` runs on three paths (``group["fused"]`` / ``group["foreach"]``
 * loop: ``rule`` once per tensor, eagerly: the slow, obvious reference;
 * foreach: ``rule`` once per (device, dtype, step) bucket on :class:`TensorList` arguments, whose methods
   are ``torch._foreach_*`` multi-tensor kernels: few launches, but one pass over memory per operation;
-* fused: ``torch.compile(rule)`` once per tensor: inductor turns the whole rule into one loop that reads
-  and writes every tensor once (C++/OpenMP on CPU, Triton on CUDA), with no temporary tensors.
+* fused: on CPU (float32/float64) one C++/OpenMP call per step over every tensor (``_fused_cpu.py``, the
+  rule transcribed into one loop that reads and writes every element once); elsewhere (CUDA, bfloat16)
+  ``torch.compile(rule)`` once per tensor (inductor's single loop, Triton on CUDA). No temporary tensors.
 
-Automatic choice: fused for tensors of at least :data:`FUSED_MIN_NUMEL` elements, foreach for the rest,
-so a small model never waits for a compiler.
+Automatic choice: fused once a group holds at least :data:`FUSED_MIN_NUMEL` elements (on CUDA: per tensor
+of that size), foreach below, so a small model never waits for a compiler.
 """
 
 from __future__ import annotations
@@ -32,8 +33,9 @@ import torch
 
 from . import _fused_cpu
 
-# Below this size a tensor's update is cheaper through foreach than through a compiled call (~30 us of
-# dispatch per call against ~0.1 ms of memory traffic for 2**18 fp32 Adam elements on one core).
+# Below this many elements a group never builds the C++ kernels (a few seconds once per machine) and a
+# tensor never pays a compiled call's dispatch (~30 us against ~0.1 ms of memory traffic for 2**18 fp32
+# Adam elements on one core); foreach is within a few microseconds there.
 FUSED_MIN_NUMEL = 1 << 18
 
 
@@ -233,7 +235,7 @@ class FirstOrder(torch.optim.Optimizer):
         rule = type(self).rule
         loop, fused, auto, buckets = [], [], [], defaultdict(list)
         hyper: dict[int, dict[str, Any]] = {}
-        path = _path(group["fused"], group["foreach"])
+        target = {"loop": loop, "fused": fused, "auto": auto}.get(_path(group["fused"], group["foreach"]))
         for p in group["params"]:
             g = p.grad
             if g is None:
@@ -250,20 +252,21 @@ class FirstOrder(torch.optim.Optimizer):
             if step not in hyper:
                 hyper[step] = self._hyper(group, step)
             item = (p, g, [state.get(key) for key in self.buffers])
-            chosen = path(p)
-            if chosen == "auto" and not _fused_cpu.supports(rule, p):
-                chosen = "fused" if p.numel() >= FUSED_MIN_NUMEL and p.device.type == "cuda" else "foreach"
-            if chosen == "foreach":
+            if target is None:
                 buckets[(p.device, p.dtype, step)].append(item)
             else:
-                {"loop": loop, "fused": fused, "auto": auto}[chosen].append((item, step))
-        # automatic on CPU: the C++ kernel once the group is big enough to gain from it (the library is
-        # built once per machine), else foreach, so a small model never waits for a compiler
-        if sum(p.numel() for (p, _, _), _ in auto) >= FUSED_MIN_NUMEL and _fused_cpu.library() is not None:
-            fused += auto
-        else:
-            for (p, g, bufs), step in auto:
-                buckets[(p.device, p.dtype, step)].append((p, g, bufs))
+                target.append((item, step))
+        # automatic: fused once the group is big enough to gain from it (on CPU all supported tensors in
+        # one C++ call, the library being built once per machine; on CUDA the compiled rule per big
+        # tensor), else foreach, so a small model never waits for a compiler
+        big_group = sum(item[0].numel() for item, _ in auto) >= FUSED_MIN_NUMEL
+        for item, step in auto:
+            p = item[0]
+            if big_group and (p.numel() >= FUSED_MIN_NUMEL and p.device.type == "cuda" or (
+                    _fused_cpu.supports(rule, p) and _fused_cpu.library() is not None)):
+                fused.append((item, step))
+            else:
+                buckets[(p.device, p.dtype, step)].append(item)
         strict = group["fused"] is True
         contiguous = []  # the kernels index memory linearly; other layouts take the loop (or foreach if auto)
         for entry in fused:
@@ -328,15 +331,15 @@ def _lists(bufs: tuple) -> list:
     return [None if b[0] is None else list(b) for b in zip(*bufs, strict=True)]
 
 
-def _path(fused: bool | None, foreach: bool | None) -> Callable[[torch.Tensor], str]:
-    """The path of one tensor: explicit flags win; automatic is fused for big tensors when compiling is
-    possible, else foreach; ``foreach=False`` without ``fused=True`` means the reference loop."""
+def _path(fused: bool | None, foreach: bool | None) -> str:
+    """The path of a group: explicit flags win; ``foreach=False`` without ``fused=True`` means the reference
+    loop; otherwise "auto", decided per step from the group's size (see ``FirstOrder._step_group``)."""
     if fused:
-        return lambda p: "fused"
+        return "fused"
     if foreach:
-        return lambda p: "foreach"
+        return "foreach"
     if foreach is False:
-        return lambda p: "loop"
+        return "loop"
     if fused is False or torch.compiler.is_compiling():
-        return lambda p: "foreach"
-    return lambda p: "auto"
+        return "foreach"
+    return "auto"
