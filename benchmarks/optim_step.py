@@ -6,23 +6,32 @@ to torch.optim's fastest available path (fused where torch has one, else the fas
 and the ratio of the effective bandwidth to a roofline measured in the same run: an in-place
 ``p.add_(g)`` over the same tensors, 12 bytes per float32 parameter.
 
-    PYTHONPATH=src python benchmarks/optim_step.py [--quick] [--threads N]
+    PYTHONPATH=src python benchmarks/optim_step.py [--quick] [--threads N] [--memory]
 
-descent runs its automatic path (``fused=None``): compiled per tensor for tensors of at least
-``FUSED_MIN_NUMEL`` elements, foreach below. The first descent step of each optimizer includes any
-compilation (cold: C++ code generation and compilation; warm: inductor's on-disk cache) and is printed.
+descent runs its automatic path (``fused=None``): on CPU one C++ kernel call per step once a group holds
+at least ``FUSED_MIN_NUMEL`` elements, foreach below. The kernel library's latency is printed: building it
+cold (in a subprocess with an empty extensions directory) and loading it once built (this process). The
+first descent step of each optimizer is printed too.
+
+Peak memory (``--memory``, Linux, one subprocess per optimizer and library on the one-big-tensor case):
+the temporaries a step allocates beyond the parameters, gradients and optimizer state, as the peak
+resident set during the second step minus the resident set after it, in units of the parameter's size.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
 
 import torch
 
 import descent.optim as D
-from descent.optim import _base
+from descent.optim import _base, _fused_cpu
 
 # bytes moved per float32 parameter: reads of p, g and the state, writes of p and the state
 BYTES = {"sgd": 12, "momentum": 20, "nesterov": 20, "adagrad": 20, "rmsprop": 20, "adadelta": 28,
@@ -100,20 +109,78 @@ def bench_case(label, shapes, reps, small=False):
         del ours, theirs
 
 
+def _status_bytes(key: str) -> int:
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) * 1024 for line in f if line.startswith(key + ":"))
+
+
+def memory_child(library: str, name: str, numel: int) -> None:
+    """Print the peak temporary bytes of one step after the first (the state exists then): reset the
+    process's peak resident set (Linux: 5 > /proc/self/clear_refs), step, and take peak - resident, since
+    the step's large temporaries are returned to the system when freed."""
+    params = make_params([(numel,)])
+    cls, kw = TORCH[name]
+    if library == "descent":
+        opt = D.OPTIMIZERS[name].factory(params, lr=1e-3, **{k: v for k, v in kw.items() if k != "nesterov"})
+    else:
+        opt = cls(params, lr=1e-3, **kw, **({"fused": True} if name in TORCH_FUSED else {}))
+    opt.step()
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")
+    opt.step()
+    print(_status_bytes("VmHWM") - _status_bytes("VmRSS"))
+
+
+def bench_memory(numel: int) -> None:
+    print(f"\n## peak temporaries of one step, 1 x {numel / 1e6:.0f}M float32 (units of the parameter's "
+          f"{numel * 4 / 2**20:.0f} MiB), one subprocess each")
+    print(f"{'optimizer':10} {'descent':>8} {'torch':>8}")
+    for name, entry in D.OPTIMIZERS.items():
+        if entry.closure:
+            continue
+        row = []
+        for library in ("descent", "torch"):
+            out = subprocess.run([sys.executable, __file__, "--memory-child", library, name, str(numel)],
+                                 capture_output=True, text=True, check=True, env=os.environ)
+            row.append(int(out.stdout.split()[-1]) / (numel * 4))
+        print(f"{name:10} {row[0]:8.2f} {row[1]:8.2f}")
+
+
+def kernel_latency() -> None:
+    """Cold build (fresh extensions directory, in a subprocess) and warm load (here) of the C++ kernels."""
+    with tempfile.TemporaryDirectory() as tmp:
+        code = ("import time; t = time.perf_counter(); from descent.optim import _fused_cpu as F; "
+                "ok = F.library(); print(time.perf_counter() - t, F.BROKEN)")
+        cold = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                              env={**os.environ, "TORCH_EXTENSIONS_DIR": tmp}).stdout.strip()
+    _fused_cpu.library()
+    print(f"C++ kernel library: cold build {float(cold.split()[0]):.2f} s (once per machine), "
+          f"load when built {_fused_cpu.LOAD_SECONDS[0] * 1e3:.1f} ms (once per process); "
+          f"unavailable: {_fused_cpu.BROKEN or 'no'}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller tensors, fewer repetitions")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    parser.add_argument("--memory", action="store_true", help="also measure peak temporaries (subprocesses)")
+    parser.add_argument("--memory-child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.memory_child:
+        memory_child(args.memory_child[0], args.memory_child[1], int(args.memory_child[2]))
+        return
     if args.threads:
         torch.set_num_threads(args.threads)
     reps = 5 if args.quick else 15
     big, many = (5_000_000, 10) if args.quick else (50_000_000, 100)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, medians of {reps} steps; "
           f"descent fused for tensors >= {_base.FUSED_MIN_NUMEL} elements")
+    kernel_latency()
     bench_case("one big tensor", [(big,)], reps)
     bench_case("many tensors", [(500_000,)] * many, reps)
     bench_case("small CNN (vs torch.optim's default)", small_cnn_shapes(), reps * 20, small=True)
+    if args.memory:
+        bench_memory(big)
 
 
 if __name__ == "__main__":

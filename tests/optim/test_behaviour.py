@@ -9,7 +9,7 @@ import pytest
 import torch
 from optim_problems import FIRST_ORDER, make_params, rel_diff, run
 
-from descent.optim import OPTIMIZERS, _base
+from descent.optim import OPTIMIZERS, _base, _fused_cpu
 
 ERRORS = [(name, kw, msg) for name in FIRST_ORDER for kw, msg in OPTIMIZERS[name].errors]
 
@@ -146,18 +146,53 @@ def test_lr_scheduler_and_hooks_drive_the_update():
     assert calls == [OPTIMIZERS["adam"].lr * 0.5**k for k in range(3)]
 
 
-def test_automatic_path_choice():
-    small, big = torch.zeros(10), torch.zeros(_base.FUSED_MIN_NUMEL)
-    auto = _base._path(None, None)
-    assert auto(small) == "foreach" and auto(big) in ("fused", "foreach")
-    assert _base._path(None, False)(big) == "loop" and _base._path(False, None)(big) == "foreach"
-    assert _base._path(True, None)(small) == "fused"
+def test_explicit_path_choice():
+    assert _base._path(None, False) == "loop" and _base._path(False, None) == "foreach"
+    assert _base._path(True, None) == "fused" and _base._path(None, True) == "foreach"
+    assert _base._path(None, None) == "auto"
+
+
+def _count_kernel_calls(monkeypatch) -> list:
+    calls = []
+    real = _fused_cpu.step
+    monkeypatch.setattr(_fused_cpu, "step", lambda *a: calls.append(len(a[1])) or real(*a))
+    return calls
 
 
 def test_small_model_never_compiles(monkeypatch):
+    """Below FUSED_MIN_NUMEL parameters the automatic path neither builds nor loads the C++ kernel."""
     monkeypatch.setattr(_base, "compiled", lambda rule: pytest.fail("compiled a small model"))
+    monkeypatch.setattr(_fused_cpu, "library", lambda: pytest.fail("built the C++ kernel for a small model"))
     params = make_params()
     run(build("adam", params), params, 2)
+
+
+def test_big_model_takes_one_kernel_call_per_step(monkeypatch):
+    """Automatic path: many small tensors adding up to FUSED_MIN_NUMEL go to the C++ kernel together."""
+    calls = _count_kernel_calls(monkeypatch)
+    n = _base.FUSED_MIN_NUMEL // 8
+    params = [torch.zeros(n, requires_grad=True) for _ in range(8)]
+    opt = build("adam", params)
+    for p in params:
+        p.grad = torch.ones(n)
+    opt.step()
+    opt.step()
+    assert calls == [8, 8]
+
+
+def test_without_a_compiler_the_automatic_path_uses_foreach(monkeypatch, tmp_path):
+    monkeypatch.setattr(_fused_cpu, "_LIBRARY", [])
+    monkeypatch.setattr(_fused_cpu, "BROKEN", [])
+    monkeypatch.setenv("TORCH_EXTENSIONS_DIR", str(tmp_path))
+    monkeypatch.setenv("CXX", str(tmp_path / "no-such-compiler"))
+    monkeypatch.setattr(_base, "compiled", lambda rule: pytest.fail("compiled without a compiler"))
+    n = _base.FUSED_MIN_NUMEL
+    a, b = torch.ones(n, requires_grad=True), torch.ones(n, requires_grad=True)
+    opts = build("adam", [a]), torch.optim.Adam([b], lr=OPTIMIZERS["adam"].lr)
+    for opt, w in zip(opts, (a, b), strict=True):
+        w.grad = torch.linspace(-1, 1, n)
+        opt.step()
+    assert _fused_cpu.BROKEN and torch.equal(a, b)
 
 
 def test_fused_falls_back_to_loop_for_non_contiguous_parameters():

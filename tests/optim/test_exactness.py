@@ -7,9 +7,10 @@ import pytest
 import torch
 from optim_problems import CONFIGS, TWIN_CONFIGS, make_params, numpy_grad, rel_diff, run
 
-from descent.optim import OPTIMIZERS, reference
+from descent.optim import OPTIMIZERS, _fused_cpu, reference
 
 PATHS = {"loop": {"foreach": False}, "foreach": {"foreach": True}, "fused": {"fused": True}}
+DEFAULT_CONFIGS = [c for c in TWIN_CONFIGS if c[1] == "default"]
 
 
 def _hyper(name: str, kw: dict) -> dict:
@@ -20,10 +21,8 @@ def _hyper(name: str, kw: dict) -> dict:
 @pytest.mark.parametrize("path", ["loop", "foreach", "fused"])
 @pytest.mark.parametrize(("name", "label", "kw"), TWIN_CONFIGS, ids=[f"{n}-{c}" for n, c, _ in TWIN_CONFIGS])
 def test_matches_torch_twin(name, label, kw, path):
-    """float64, after 1 and after 50 steps, relative difference <= 1e-12 (the compiled path only for the
-    default configs: each option combination is one more compilation)."""
-    if path == "fused" and label != "default":
-        pytest.skip("compiled path: default config only (compile time)")
+    """float64, after 1 and after 50 steps, relative difference <= 1e-12; on CPU ``fused`` is the C++
+    kernel (the torch.compile path has its own tests below)."""
     hyper, entry = _hyper(name, kw), OPTIMIZERS[name]
     ours_p, twin_p = make_params(), make_params()
     ours = entry.factory(ours_p, **hyper, **PATHS[path])
@@ -63,13 +62,52 @@ def test_lr_in_velocity_differs_only_when_lr_changes(name):
     assert rel_diff(b, a) > 1e-3
 
 
-def test_fused_options_match_loop():
-    """The compiled path with descent-only options (one compilation each) equals the reference loop."""
+def _fused_vs_loop(name, kw, dtype, steps, shapes=None):
+    """Parameters after ``steps`` steps on the fused path and on the reference loop, random gradients."""
+    hyper = _hyper(name, kw)
+    gen = torch.Generator().manual_seed(3)
+    shapes = shapes or [(6,), (2, 6), (6, 1)]
+    start = [torch.randn(s, generator=gen, dtype=torch.float64).to(dtype) for s in shapes]
+    grads = [[torch.randn(s, generator=gen, dtype=torch.float64).to(dtype) for s in shapes] for _ in range(steps)]
+    out = []
+    for path in ("fused", "loop"):
+        params = [w.clone().requires_grad_() for w in start]
+        opt = OPTIMIZERS[name].factory(params, **hyper, **PATHS[path])
+        for gs in grads:
+            for p, g in zip(params, gs, strict=True):
+                p.grad = g.clone()
+            opt.step()
+        out.append([p.detach() for p in params])
+    return out
+
+
+@pytest.mark.parametrize(("name", "label", "kw"), CONFIGS, ids=[f"{n}-{c}" for n, c, _ in CONFIGS])
+def test_cpp_kernel_matches_loop(name, label, kw):
+    """Every config, including descent-only options, through the C++ kernel: float64 to 1e-12 relative,
+    float32 to 1e-6 (-ffp-contract=off here, fused multiply-adds in torch's vectorised ``add``), on tensors
+    spanning several work chunks (so several threads) beside one-element-short and tiny ones."""
+    if _fused_cpu.library() is None:
+        pytest.fail(f"the C++ kernel cannot be built here: {_fused_cpu.BROKEN}")
+    n = _fused_cpu.CHUNK
+    fused, loop = _fused_vs_loop(name, kw, torch.float64, 3, [(2 * n + 3,), (5,), (n - 1, 1)])
+    assert rel_diff(fused, loop) <= 1e-12
+    fused, loop = _fused_vs_loop(name, kw, torch.float32, 3)
+    assert rel_diff(fused, loop) <= 1e-6
+
+
+@pytest.mark.parametrize(("name", "label", "kw"), DEFAULT_CONFIGS, ids=[n for n, _, _ in DEFAULT_CONFIGS])
+def test_compiled_rule_matches_loop(name, label, kw, monkeypatch):
+    """The torch.compile path (CUDA, bfloat16, no C++ kernel) on each default config."""
+    monkeypatch.setattr(_fused_cpu, "supports", lambda rule, t: False)
+    fused, loop = _fused_vs_loop(name, kw, torch.float64, 5)
+    assert rel_diff(fused, loop) <= 1e-12
+
+
+def test_compiled_rule_options_match_loop(monkeypatch):
+    """The torch.compile path with descent-only options (one compilation each) equals the reference loop."""
+    monkeypatch.setattr(_fused_cpu, "supports", lambda rule, t: False)
     cases = (("adam", {"bias_correction": False, "eps_inside_sqrt": True, "amsgrad": True}),
              ("nesterov", {"lr_in_velocity": True}), ("rmsprop", {"centered": True, "momentum": 0.5}))
     for name, kw in cases:
-        hyper = _hyper(name, kw)
-        loop_p, fused_p = make_params(), make_params()
-        a = run(OPTIMIZERS[name].factory(loop_p, **hyper, foreach=False), loop_p, 20)
-        b = run(OPTIMIZERS[name].factory(fused_p, **hyper, fused=True), fused_p, 20)
-        assert rel_diff(b, a) <= 1e-12, name
+        fused, loop = _fused_vs_loop(name, kw, torch.float64, 5)
+        assert rel_diff(fused, loop) <= 1e-12, name

@@ -13,11 +13,12 @@ The same ``rule`` runs on three paths (``group["fused"]`` / ``group["foreach"]``
 * loop: ``rule`` once per tensor, eagerly: the slow, obvious reference;
 * foreach: ``rule`` once per (device, dtype, step) bucket on :class:`TensorList` arguments, whose methods
   are ``torch._foreach_*`` multi-tensor kernels: few launches, but one pass over memory per operation;
-* fused: ``torch.compile(rule)`` once per tensor: inductor turns the whole rule into one loop that reads
-  and writes every tensor once (C++/OpenMP on CPU, Triton on CUDA), with no temporary tensors.
+* fused: on CPU (float32/float64) one C++/OpenMP call per step over every tensor (``_fused_cpu.py``, the
+  rule transcribed into one loop that reads and writes every element once); elsewhere (CUDA, bfloat16)
+  ``torch.compile(rule)`` once per tensor (inductor's single loop, Triton on CUDA). No temporary tensors.
 
-Automatic choice: fused for tensors of at least :data:`FUSED_MIN_NUMEL` elements, foreach for the rest,
-so a small model never waits for a compiler.
+Automatic choice: fused once a group holds at least :data:`FUSED_MIN_NUMEL` elements (on CUDA: per tensor
+of that size), foreach below, so a small model never waits for a compiler.
 """
 
 from __future__ import annotations
@@ -30,8 +31,11 @@ from typing import Any
 
 import torch
 
-# Below this size a tensor's update is cheaper through foreach than through a compiled call (~30 us of
-# dispatch per call against ~0.1 ms of memory traffic for 2**18 fp32 Adam elements on one core).
+from . import _fused_cpu
+
+# Below this many elements a group never builds the C++ kernels (a few seconds once per machine) and a
+# tensor never pays a compiled call's dispatch (~30 us against ~0.1 ms of memory traffic for 2**18 fp32
+# Adam elements on one core); foreach is within a few microseconds there.
 FUSED_MIN_NUMEL = 1 << 18
 
 
@@ -228,9 +232,10 @@ class FirstOrder(torch.optim.Optimizer):
     def _step_group(self, group: dict[str, Any]) -> None:
         name = type(self).__name__
         active = self._active(group)
-        loop, fused, buckets = [], [], defaultdict(list)
+        rule = type(self).rule
+        loop, fused, auto, buckets = [], [], [], defaultdict(list)
         hyper: dict[int, dict[str, Any]] = {}
-        path = _path(group["fused"], group["foreach"])
+        target = {"loop": loop, "fused": fused, "auto": auto}.get(_path(group["fused"], group["foreach"]))
         for p in group["params"]:
             g = p.grad
             if g is None:
@@ -247,33 +252,60 @@ class FirstOrder(torch.optim.Optimizer):
             if step not in hyper:
                 hyper[step] = self._hyper(group, step)
             item = (p, g, [state.get(key) for key in self.buffers])
-            chosen = path(p)
-            if chosen == "fused" and not all(t.is_contiguous() for t in (p, g, *state.values())
-                                             if isinstance(t, torch.Tensor) and t.dim()):
-                chosen = "loop"
-            if chosen == "loop":
-                loop.append((item, step))
-            elif chosen == "fused":
+            if target is None:
+                buckets[(p.device, p.dtype, step)].append(item)
+            else:
+                target.append((item, step))
+        # automatic: fused once the group is big enough to gain from it (on CPU all supported tensors in
+        # one C++ call, the library being built once per machine; on CUDA the compiled rule per big
+        # tensor), else foreach, so a small model never waits for a compiler
+        big_group = sum(item[0].numel() for item, _ in auto) >= FUSED_MIN_NUMEL
+        for item, step in auto:
+            p = item[0]
+            if big_group and (p.numel() >= FUSED_MIN_NUMEL and p.device.type == "cuda" or (
+                    _fused_cpu.supports(rule, p) and _fused_cpu.library() is not None)):
                 fused.append((item, step))
             else:
                 buckets[(p.device, p.dtype, step)].append(item)
-        if fused and not self._run_fused(fused, hyper, strict=group["fused"] is True):
+        strict = group["fused"] is True
+        contiguous = []  # the kernels index memory linearly; other layouts take the loop (or foreach if auto)
+        for entry in fused:
+            if _contiguous(entry[0]):
+                contiguous.append(entry)
+            elif strict:
+                loop.append(entry)
+            else:
+                buckets[(entry[0][0].device, entry[0][0].dtype, entry[1])].append(entry[0])
+        fused = contiguous
+        if fused and not self._run_fused(fused, hyper, strict=strict):
             for (p, g, bufs), step in fused:
                 buckets[(p.device, p.dtype, step)].append((p, g, bufs))
         for (p, g, bufs), step in loop:
-            type(self).rule(p, g, *bufs, **hyper[step])
+            rule(p, g, *bufs, **hyper[step])
         for (_, _, step), items in buckets.items():
             ps, gs, bufs = zip(*items, strict=True)
-            lists = [None if b[0] is None else TensorList(list(b)) for b in zip(*bufs, strict=True)]
-            type(self).rule(TensorList(list(ps)), TensorList(list(gs)), *lists, **hyper[step])
+            lists = [None if b is None else TensorList(b) for b in _lists(bufs)]
+            rule(TensorList(list(ps)), TensorList(list(gs)), *lists, **hyper[step])
 
     def _run_fused(self, items: list, hyper: dict[int, dict[str, Any]], *, strict: bool) -> bool:
-        """Run the compiled rule per tensor; False (nothing done) if compiling is impossible in auto mode."""
+        """One C++ call per (dtype, step) bucket for CPU float32/float64 tensors, the compiled rule per tensor
+        for the others; False (nothing done) if neither can run here in automatic mode."""
+        rule = type(self).rule
+        native, rest = defaultdict(list), []
+        for item, step in items:
+            if _fused_cpu.supports(rule, item[0]) and _fused_cpu.library() is not None:
+                native[(item[0].dtype, step)].append(item)
+            else:
+                rest.append((item, step))
+        for (_, step), bucket in native.items():
+            ps, gs, bufs = zip(*bucket, strict=True)
+            _fused_cpu.step(rule, list(ps), list(gs), _lists(bufs), hyper[step])
+        if not rest:
+            return True
         if _COMPILE_BROKEN and not strict:
             return False
-        rule = compiled(type(self).rule)
         with torch._dynamo.config.patch(recompile_limit=RECOMPILE_LIMIT):
-            return self._run_compiled(rule, items, hyper, strict)
+            return self._run_compiled(compiled(rule), rest, hyper, strict)
 
     @staticmethod
     def _run_compiled(rule: Callable, items: list, hyper: dict[int, dict[str, Any]], strict: bool) -> bool:
@@ -289,16 +321,25 @@ class FirstOrder(torch.optim.Optimizer):
         return True
 
 
-def _path(fused: bool | None, foreach: bool | None) -> Callable[[torch.Tensor], str]:
-    """The path of one tensor: explicit flags win; automatic is fused for big tensors when compiling is
-    possible, else foreach; ``foreach=False`` without ``fused=True`` means the reference loop."""
+def _contiguous(item: tuple) -> bool:
+    p, g, bufs = item
+    return all(t.is_contiguous() for t in (p, g, *bufs) if t is not None and t.dim())
+
+
+def _lists(bufs: tuple) -> list:
+    """Per-tensor buffer lists [(m, v, None), ...] -> per-buffer lists [[m...], [v...], None]."""
+    return [None if b[0] is None else list(b) for b in zip(*bufs, strict=True)]
+
+
+def _path(fused: bool | None, foreach: bool | None) -> str:
+    """The path of a group: explicit flags win; ``foreach=False`` without ``fused=True`` means the reference
+    loop; otherwise "auto", decided per step from the group's size (see ``FirstOrder._step_group``)."""
     if fused:
-        return lambda p: "fused"
+        return "fused"
     if foreach:
-        return lambda p: "foreach"
+        return "foreach"
     if foreach is False:
-        return lambda p: "loop"
-    if fused is False or _COMPILE_BROKEN or torch.compiler.is_compiling():
-        return lambda p: "foreach"
-    return lambda p: (
-        "fused" if p.numel() >= FUSED_MIN_NUMEL and p.device.type in ("cpu", "cuda") else "foreach")
+        return "loop"
+    if fused is False or torch.compiler.is_compiling():
+        return "foreach"
+    return "auto"
