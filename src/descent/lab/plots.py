@@ -89,7 +89,8 @@ def figure(panels: Sequence[Panel], title: str = "", columns: int = 3) -> tuple[
         ax.legend(fontsize=7, loc="best", framealpha=0.8)
     if title:
         fig.suptitle(title, fontsize=11)
-    fig.tight_layout()
+    # leave room for the suptitle: about 0.35 inch at the top, whatever the number of rows
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.35 / fig.get_figheight()) if title else None)
     return fig, axes[: len(panels)]
 
 
