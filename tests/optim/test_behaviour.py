@@ -207,3 +207,27 @@ def test_fused_falls_back_to_loop_for_non_contiguous_parameters():
             (w**2).sum().backward()
             opt.step()
     assert rel_diff([p.detach()], [q.detach()]) <= 1e-12
+
+
+def test_plain_sgd_keeps_no_state_like_torch_and_momentum_can_start_later():
+    """torch.optim.SGD without momentum keeps no per-parameter state; neither does descent's SGD. Turning
+    momentum on later starts a velocity as a fresh Momentum would (v_1 = g_1)."""
+    from descent.optim import SGD
+
+    torch.manual_seed(0)
+    w = torch.randn(5, dtype=torch.float64, requires_grad=True)
+    w_ref = w.detach().clone().requires_grad_(True)
+    ours, ref = SGD([w], lr=0.1), torch.optim.SGD([w_ref], lr=0.1)
+    for _ in range(3):
+        for p, opt in ((w, ours), (w_ref, ref)):
+            p.grad = torch.sin(p.detach()) + 1.0
+            opt.step()
+    assert ours.state_dict()["state"] == ref.state_dict()["state"] == {}
+    assert torch.equal(w, w_ref)
+    for opt in (ours, ref):
+        opt.param_groups[0]["momentum"] = 0.9
+    for _ in range(3):
+        for p, opt in ((w, ours), (w_ref, ref)):
+            p.grad = torch.sin(p.detach()) + 1.0
+            opt.step()
+    assert torch.allclose(w, w_ref, rtol=1e-12, atol=0)

@@ -198,6 +198,9 @@ class FirstOrder(torch.optim.Optimizer):
 
     buffers: tuple[str, ...] = ()
     rule: Callable[..., None]
+    # True when the rule ignores the step count whenever it keeps no buffer (plain SGD): such a group then
+    # keeps no per-parameter state at all, as torch.optim.SGD without momentum does
+    stateless_without_buffers: bool = False
 
     def __init__(self, params: Any, defaults: dict[str, Any], *, foreach: bool | None,
                  fused: bool | None, maximize: bool):
@@ -236,6 +239,8 @@ class FirstOrder(torch.optim.Optimizer):
         loop, fused, auto, buckets = [], [], [], defaultdict(list)
         hyper: dict[int, dict[str, Any]] = {}
         target = {"loop": loop, "fused": fused, "auto": auto}.get(_path(group["fused"], group["foreach"]))
+        stateless = not active and self.stateless_without_buffers
+        no_buffers = [None] * len(self.buffers)
         for p in group["params"]:
             g = p.grad
             if g is None:
@@ -243,15 +248,19 @@ class FirstOrder(torch.optim.Optimizer):
             if g.is_sparse:
                 raise ValueError(f"{name} does not support sparse gradients (parameter of shape "
                                  f"{tuple(p.shape)}); use a dense gradient")
-            state = self.state[p]
-            if not state:
-                state["step"] = 0
-                for key in active:
-                    state[key] = self._init_buffer(key, p, group)
-            step = state["step"] = int(state["step"]) + 1
+            if stateless:
+                step, bufs = 0, no_buffers
+            else:
+                state = self.state[p]
+                if not state:
+                    state["step"] = 0
+                    for key in active:
+                        state[key] = self._init_buffer(key, p, group)
+                step = state["step"] = int(state["step"]) + 1
+                bufs = [state.get(key) for key in self.buffers]
             if step not in hyper:
                 hyper[step] = self._hyper(group, step)
-            item = (p, g, [state.get(key) for key in self.buffers])
+            item = (p, g, bufs)
             if target is None:
                 buckets[(p.device, p.dtype, step)].append(item)
             else:

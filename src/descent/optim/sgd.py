@@ -59,6 +59,7 @@ class Momentum(FirstOrder):
 
     buffers = ("momentum_buffer",)
     rule = staticmethod(momentum_rule)
+    stateless_without_buffers = True  # momentum = 0: the rule uses neither a velocity nor the step
 
     def __init__(self, params: Any, lr: float = 1e-3, momentum: float = 0.9, dampening: float = 0.0,
                  weight_decay: float = 0.0, nesterov: bool = False, *, lr_in_velocity: bool = False,
