@@ -238,7 +238,8 @@ class FirstOrder(torch.optim.Optimizer):
         rule = type(self).rule
         loop, fused, auto, buckets = [], [], [], defaultdict(list)
         hyper: dict[int, dict[str, Any]] = {}
-        target = {"loop": loop, "fused": fused, "auto": auto}.get(_path(group["fused"], group["foreach"]))
+        path = _path(group["fused"], group["foreach"])
+        target = auto if path == "auto" else loop if path == "loop" else fused if path == "fused" else None
         stateless = not active and self.stateless_without_buffers
         no_buffers = [None] * len(self.buffers)
         for p in group["params"]:
@@ -268,7 +269,8 @@ class FirstOrder(torch.optim.Optimizer):
         # automatic: fused once the group is big enough to gain from it (on CPU all supported tensors in
         # one C++ call, the library being built once per machine; on CUDA the compiled rule per big
         # tensor), else foreach, so a small model never waits for a compiler
-        big_group = sum(item[0].numel() for item, _ in auto) >= FUSED_MIN_NUMEL
+        big_group = bool(auto) and self._group_numel(group) >= FUSED_MIN_NUMEL and (
+            sum(item[0].numel() for item, _ in auto) >= FUSED_MIN_NUMEL)
         for item, step in auto:
             p = item[0]
             if big_group and (p.numel() >= FUSED_MIN_NUMEL and p.device.type == "cuda" or (
@@ -295,6 +297,15 @@ class FirstOrder(torch.optim.Optimizer):
             ps, gs, bufs = zip(*items, strict=True)
             lists = [None if b is None else TensorList(b) for b in _lists(bufs)]
             rule(TensorList(list(ps)), TensorList(list(gs)), *lists, **hyper[step])
+
+    def _group_numel(self, group: dict[str, Any]) -> int:
+        """Elements in all of the group's parameters, cached per parameter list: a group too small for the
+        fused path even with every gradient present skips the per-step sum over the present ones."""
+        cache = self.__dict__.setdefault("_numel_cache", {})
+        key = (id(group["params"]), len(group["params"]))
+        if key not in cache:
+            cache[key] = sum(p.numel() for p in group["params"])
+        return cache[key]
 
     def _run_fused(self, items: list, hyper: dict[int, dict[str, Any]], *, strict: bool) -> bool:
         """One C++ call per (dtype, step) bucket for CPU float32/float64 tensors, the compiled rule per tensor
