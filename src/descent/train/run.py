@@ -19,10 +19,12 @@ import torch
 from torch import nn
 
 from .. import data as data_module
+from .. import losses, schedules
 from .._io import ensure_dir, save_figure, write_csv, write_json
 from ..errors import DescentError
 from ..models import build_model
 from ..optim import registry
+from ..regularization import penalty
 from . import checkpoint
 from .callbacks import Callback
 from .config import TrainConfig
@@ -53,8 +55,6 @@ def validate(cfg: TrainConfig) -> None:
         raise ValueError(f"ema decay must be in [0, 1), got {cfg.ema!r}")
     registry.get(cfg.optimizer)
     if cfg.schedule:
-        from .. import schedules
-
         schedules.parse(cfg.schedule, 1.0, 10**6)  # a bad spelling fails before any data is loaded
 
 
@@ -71,17 +71,9 @@ def build_optimizer(cfg: TrainConfig, params: Iterable[nn.Parameter]) -> torch.o
     return registry.build(cfg.optimizer, params, lr=cfg.lr, **hyper)
 
 
-def _loss_fn(name: str) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
-    from .. import losses
-
-    return losses.get(name)
-
-
 def _penalty(cfg: TrainConfig) -> Callable[[nn.Module], torch.Tensor] | None:
     if not (cfg.l1 or cfg.l2 or cfg.elastic_net):
         return None
-    from ..regularization import penalty
-
     return lambda model: penalty(model, l1=cfg.l1, l2=cfg.l2, elastic_net=cfg.elastic_net, beta=cfg.elastic_beta)
 
 
@@ -96,8 +88,6 @@ def _augment(cfg: TrainConfig, splits: Any) -> Callable[[torch.Tensor], torch.Te
 def _snapshot_schedule(cfg: TrainConfig, optimizer: torch.optim.Optimizer, steps_per_epoch: int) -> Any:
     """Snapshot ensembles (Huang et al., 2017): K cosine cycles over the epoch budget, each ending at an epoch
     boundary where the rate is lowest, stepped per optimizer step; a snapshot is taken at each cycle's end."""
-    from .. import schedules
-
     base = optimizer.param_groups[0]["lr"]
     lengths = [e * steps_per_epoch for e in snapshot_cycle_epochs(cfg.epochs, cfg.snapshots)]
     cycles = schedules.join([schedules.cosine_decay(base, n) for n in lengths],
@@ -106,11 +96,9 @@ def _snapshot_schedule(cfg: TrainConfig, optimizer: torch.optim.Optimizer, steps
 
 
 def _scheduler(cfg: TrainConfig, optimizer: torch.optim.Optimizer, steps_per_epoch: int) -> Any:
-    total = cfg.epochs * (steps_per_epoch if cfg.schedule_per == "step" else 1)
     if not cfg.schedule:
         return None
-    from .. import schedules
-
+    total = cfg.epochs * (steps_per_epoch if cfg.schedule_per == "step" else 1)
     fn = schedules.parse(cfg.schedule, optimizer.param_groups[0]["lr"], total)
     return schedules.LRSchedule(optimizer, fn)
 
@@ -142,7 +130,7 @@ def run_training(
     optimizer = build_optimizer(cfg, model.parameters())
     entry = registry.get(cfg.optimizer)
     callbacks = list(callbacks) + _default_callbacks(cfg, out)
-    trainer = Trainer(model, optimizer, splits, cfg, callbacks=callbacks, loss_fn=_loss_fn(cfg.loss),
+    trainer = Trainer(model, optimizer, splits, cfg, callbacks=callbacks, loss_fn=losses.get(cfg.loss),
                       penalty=_penalty(cfg), augment=_augment(cfg, splits), needs_closure=entry.closure)
     snapshots = None
     if cfg.snapshots is not None:

@@ -45,6 +45,7 @@ class Trainer:
         self.model, self.optimizer, self.splits, self.cfg = model, optimizer, splits, cfg
         self.callbacks = list(callbacks)
         self.scheduler = scheduler
+        self.plateau: Any = None  # a ReduceLROnPlateau, stepped on the validation loss each epoch
         self.loss_fn = loss_fn or nn.functional.cross_entropy
         self.penalty = penalty
         self.augment = augment
@@ -175,8 +176,6 @@ class Trainer:
             self.best_state = copy.deepcopy(self.model.state_dict())
         self.epoch += 1
         return record
-
-    plateau: Any = None  # a ReduceLROnPlateau, stepped on the validation loss each epoch
 
     # ---------------------------------------------------------------------------------------- evaluation
 
