@@ -8,6 +8,7 @@ import math
 import pytest
 import torch
 from optim_problems import FIRST_ORDER, make_params, rel_diff, run
+from torch.optim.optimizer import register_optimizer_step_post_hook, register_optimizer_step_pre_hook
 
 from descent.optim import OPTIMIZERS, _base, _fused_cpu
 
@@ -145,6 +146,80 @@ def test_lr_scheduler_and_hooks_drive_the_update():
         scheduler.step()
     assert calls == [OPTIMIZERS["adam"].lr * 0.5**k for k in range(3)]
 
+
+
+def _hook_log(opt, log, tag):
+    """Register every kind of step hook on ``opt`` (and globally), logging the order they run in."""
+    def pre(o, args, kwargs):
+        log.append(f"{tag}pre")
+        return args, kwargs  # a replacement (args, kwargs) pair, here the same
+
+    handles = [opt.register_step_pre_hook(pre),
+               opt.register_step_post_hook(lambda o, a, k: log.append(f"{tag}post")),
+               register_optimizer_step_pre_hook(lambda o, a, k: log.append("global pre")),
+               register_optimizer_step_post_hook(lambda o, a, k: log.append("global post"))]
+    return handles
+
+
+@pytest.mark.parametrize("name", FIRST_ORDER)
+def test_step_hooks_run_in_torch_optims_order(name):
+    """descent's lean step wrapper calls the global and per-optimizer hooks exactly as torch.optim's does."""
+    logs = []
+    for opt in (build(name, make_params()), torch.optim.SGD(make_params(), lr=0.1)):
+        log, handles = [], []
+        handles = _hook_log(opt, log, "own ")
+        try:
+            opt.step()
+        finally:
+            for h in handles:
+                h.remove()
+        opt.step()  # removed hooks no longer run
+        logs.append(log)
+    assert logs[0] == logs[1] == ["global pre", "own pre", "own post", "global post"]
+
+
+def test_pre_hook_may_replace_the_arguments():
+    params = make_params()
+    opt = build("sgd", params)
+    opt.register_step_pre_hook(lambda o, args, kwargs: "not a pair")
+    with pytest.raises(RuntimeError, match="must return None or a tuple"):
+        opt.step()
+    opt = build("sgd", params)
+    seen = []
+    opt.register_step_pre_hook(lambda o, args, kwargs: (args, {"closure": lambda: seen.append(1) or 7.0}))
+    assert opt.step() == 7.0 and seen == [1]
+
+
+@pytest.mark.parametrize("name", ["sgd", "adam"])
+def test_step_shows_in_the_profiler_like_torch_optim(name):
+    params = make_params()
+    ours = build(name, params)
+    run(ours, params, 1)
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
+        run(ours, params, 1)
+    names = {e.key for e in prof.key_averages()}
+    assert f"Optimizer.step#{type(ours).__name__}.step" in names, sorted(names)
+
+
+def test_step_disables_grad_and_restores_the_mode(monkeypatch):
+    params = make_params()
+    opt = build("adam", params)
+    seen = []
+    opt.register_step_post_hook(lambda o, a, k: seen.append(torch.is_grad_enabled()))
+    opt.step(lambda: seen.append(torch.is_grad_enabled()))
+    assert seen == [True, True] and torch.is_grad_enabled()  # the closure runs with grad, and it is back
+    with torch.no_grad():
+        opt.step()
+        assert not torch.is_grad_enabled()  # a caller's no_grad is kept
+
+    def failing_group(group):
+        assert not torch.is_grad_enabled()  # the update itself runs without autograd
+        raise KeyError("boom")
+
+    monkeypatch.setattr(opt, "_step_group", failing_group)
+    with pytest.raises(KeyError, match="boom"):
+        opt.step()
+    assert torch.is_grad_enabled()  # restored after an exception inside the step
 
 def test_explicit_path_choice():
     assert _base._path(None, False) == "loop" and _base._path(False, None) == "foreach"

@@ -23,6 +23,7 @@ of that size), foreach below, so a small model never waits for a compiler.
 
 from __future__ import annotations
 
+import functools
 import types
 import warnings
 from collections import defaultdict
@@ -30,6 +31,7 @@ from collections.abc import Callable
 from typing import Any
 
 import torch
+from torch.optim import optimizer as _torch_optimizer
 
 from . import _fused_cpu
 
@@ -221,15 +223,37 @@ class FirstOrder(torch.optim.Optimizer):
         raise NotImplementedError
 
     # -- the step
-    @torch.no_grad()
+    @staticmethod
+    def profile_hook_step(func: Callable[..., Any]) -> Callable[..., Any]:
+        """torch.optim's wrapper of ``step`` (installed once per class by ``Optimizer.__init__``): the global
+        and per-optimizer pre/post hooks, ``_optimizer_step_code`` and the profiler's range
+        ``Optimizer.step#<class>.step``, with the same semantics, but the range is only opened while a
+        profiler runs and the hook chains only walked when a hook exists: torch's wrapper spends ~11 us of
+        a small model's ~30 us step on them."""
+
+        @functools.wraps(func)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            if torch._C._autograd._profiler_enabled():
+                name = f"Optimizer.step#{type(args[0]).__name__}.step"
+                with torch.autograd.profiler.record_function(name):
+                    return _with_hooks(func, args, kwargs)
+            return _with_hooks(func, args, kwargs)
+
+        return wrapper
+
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """One update of every parameter that has a gradient; ``closure`` re-evaluates the loss if given."""
         loss = None
         if closure is not None:
             with torch.enable_grad():
                 loss = closure()
-        for group in self.param_groups:
-            self._step_group(group)
+        grad_was = torch.is_grad_enabled()
+        torch._C._set_grad_enabled(False)  # what torch.no_grad() does, without its context object
+        try:
+            for group in self.param_groups:
+                self._step_group(group)
+        finally:
+            torch._C._set_grad_enabled(grad_was)
         return loss
 
     def _step_group(self, group: dict[str, Any]) -> None:
@@ -239,6 +263,8 @@ class FirstOrder(torch.optim.Optimizer):
         loop, fused, auto, buckets = [], [], [], defaultdict(list)
         hyper: dict[int, dict[str, Any]] = {}
         path = _path(group["fused"], group["foreach"])
+        if path == "auto" and self._group_numel(group) < FUSED_MIN_NUMEL:
+            path = "foreach"  # too small for the fused path even with every gradient present
         target = auto if path == "auto" else loop if path == "loop" else fused if path == "fused" else None
         stateless = not active and self.stateless_without_buffers
         no_buffers = [None] * len(self.buffers)
@@ -269,8 +295,7 @@ class FirstOrder(torch.optim.Optimizer):
         # automatic: fused once the group is big enough to gain from it (on CPU all supported tensors in
         # one C++ call, the library being built once per machine; on CUDA the compiled rule per big
         # tensor), else foreach, so a small model never waits for a compiler
-        big_group = bool(auto) and self._group_numel(group) >= FUSED_MIN_NUMEL and (
-            sum(item[0].numel() for item, _ in auto) >= FUSED_MIN_NUMEL)
+        big_group = bool(auto) and sum(item[0].numel() for item, _ in auto) >= FUSED_MIN_NUMEL
         for item, step in auto:
             p = item[0]
             if big_group and (p.numel() >= FUSED_MIN_NUMEL and p.device.type == "cuda" or (
@@ -339,6 +364,27 @@ class FirstOrder(torch.optim.Optimizer):
                 warnings.warn(f"descent.optim: fused path unavailable ({err!r}); using foreach", stacklevel=4)
                 return False
         return True
+
+
+def _with_hooks(func: Callable[..., Any], args: tuple, kwargs: dict) -> Any:
+    """``func(*args, **kwargs)`` between the optimizer step pre- and post-hooks, as torch.optim calls them: a
+    pre-hook may return replacement ``(args, kwargs)``."""
+    self = args[0]
+    pre, post = _torch_optimizer._global_optimizer_pre_hooks, _torch_optimizer._global_optimizer_post_hooks
+    if pre or self._optimizer_step_pre_hooks:
+        for hook in (*pre.values(), *self._optimizer_step_pre_hooks.values()):
+            result = hook(self, args, kwargs)
+            if result is not None:
+                if not (isinstance(result, tuple) and len(result) == 2):
+                    raise RuntimeError(f"{func} must return None or a tuple of (new_args, new_kwargs), "
+                                       f"but got {result}.")
+                args, kwargs = result
+    out = func(*args, **kwargs)
+    self._optimizer_step_code()
+    if post or self._optimizer_step_post_hooks:
+        for hook in (*self._optimizer_step_post_hooks.values(), *post.values()):
+            hook(self, args, kwargs)
+    return out
 
 
 def _contiguous(item: tuple) -> bool:
