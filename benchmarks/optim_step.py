@@ -2,8 +2,9 @@
 
 In one process and on the same parameter and gradient tensors, for every first-order optimizer:
 ms per step (median), effective bandwidth (bytes the update must move / time), the ratio of descent's time
-to torch.optim's fastest available path (fused where torch has one, else the faster of foreach and loop),
-and the ratio of the effective bandwidth to a roofline measured in the same run: an in-place
+to torch.optim's fastest available path (fused where torch has one, else the faster of foreach and loop;
+the median and quartiles of the per-round ratios, every round running each candidate once in a random
+order), and the ratio of the effective bandwidth to a roofline measured in the same run: an in-place
 ``p.add_(g)`` over the same tensors, 12 bytes per float32 parameter.
 
     PYTHONPATH=src python benchmarks/optim_step.py [--quick] [--threads N] [--memory]
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import random
 import statistics
 import subprocess
 import sys
@@ -44,16 +46,25 @@ TORCH = {"sgd": (torch.optim.SGD, {}), "momentum": (torch.optim.SGD, {"momentum"
 TORCH_FUSED = {"sgd", "momentum", "nesterov", "adagrad", "adam", "adamw"}
 
 
-def interleaved(steps: dict, reps: int) -> dict:
-    """Median seconds of each ``steps[k]()``, the candidates taking turns so that load from other processes
-    on a shared machine hits them alike."""
+def interleaved(steps: dict, reps: int, seed: int = 0) -> dict:
+    """Seconds of each ``steps[k]()`` in each of ``reps`` rounds, every round running every candidate once in a
+    fresh random order, so that load from other processes and the order itself hit them alike."""
+    order, rng = list(steps), random.Random(seed)
     times = {k: [] for k in steps}
     for _ in range(reps):
-        for k, step in steps.items():
+        rng.shuffle(order)
+        for k in order:
             t0 = time.perf_counter()
-            step()
+            steps[k]()
             times[k].append(time.perf_counter() - t0)
-    return {k: statistics.median(v) for k, v in times.items()}
+    return times
+
+
+def paired(a: list, b: list) -> tuple[float, float, float]:
+    """Median and quartiles of the per-round ratios a[i] / b[i]: a ratio of two runs of the same round."""
+    r = [x / y for x, y in zip(a, b, strict=True)]
+    q1, _, q3 = statistics.quantiles(r, n=4)
+    return statistics.median(r), q1, q3
 
 
 def make_params(shapes, seed=0):
@@ -87,7 +98,7 @@ def bench_case(label, shapes, reps, small=False):
     numel = sum(p.numel() for p in params)
     print(f"\n## {label}: {len(shapes)} tensors, {numel / 1e6:.2f}M float32 params")
     print(f"{'optimizer':10} {'descent ms':>10} {'torch ms':>9} {'torch path':>10} {'ratio':>6} "
-          f"{'GB/s':>6} {'roof GB/s':>9} {'of roof':>7} {'1st step s':>10}")
+          f"{'ratio IQR':>12} {'GB/s':>6} {'roof GB/s':>9} {'of roof':>7} {'1st step s':>10}")
     for name, entry in D.OPTIMIZERS.items():
         if entry.closure:
             continue
@@ -100,12 +111,14 @@ def bench_case(label, shapes, reps, small=False):
         for step in theirs.values():
             step()
         roofline = lambda: [p.data.add_(p.grad) for p in params]  # noqa: E731
-        t = interleaved({"descent": ours.step, "roofline": roofline, **theirs}, reps)
+        times = interleaved({"descent": ours.step, "roofline": roofline, **theirs}, reps)
+        t = {k: statistics.median(v) for k, v in times.items()}
         path = min(theirs, key=t.get)
+        ratio, q1, q3 = paired(times["descent"], times[path])
         roof_gbs = 12 * numel / t["roofline"] / 1e9
         gbs = BYTES[name] * numel / t["descent"] / 1e9
-        print(f"{name:10} {t['descent'] * 1e3:10.2f} {t[path] * 1e3:9.2f} {path:>10} "
-              f"{t['descent'] / t[path]:6.2f} {gbs:6.1f} {roof_gbs:9.1f} {gbs / roof_gbs:7.2f} {first:10.2f}")
+        print(f"{name:10} {t['descent'] * 1e3:10.3f} {t[path] * 1e3:9.3f} {path:>10} {ratio:6.3f} "
+              f"{q1:6.3f}-{q3:5.3f} {gbs:6.1f} {roof_gbs:9.1f} {gbs / roof_gbs:7.2f} {first:10.2f}")
         del ours, theirs
 
 
@@ -171,14 +184,14 @@ def main() -> None:
         return
     if args.threads:
         torch.set_num_threads(args.threads)
-    reps = 5 if args.quick else 15
+    reps = 5 if args.quick else 25
     big, many = (5_000_000, 10) if args.quick else (50_000_000, 100)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, medians of {reps} steps; "
           f"descent fused for tensors >= {_base.FUSED_MIN_NUMEL} elements")
     kernel_latency()
     bench_case("one big tensor", [(big,)], reps)
     bench_case("many tensors", [(500_000,)] * many, reps)
-    bench_case("small CNN (vs torch.optim's default)", small_cnn_shapes(), reps * 20, small=True)
+    bench_case("small CNN (vs torch.optim's default)", small_cnn_shapes(), reps * 40, small=True)
     if args.memory:
         bench_memory(big)
 

@@ -88,11 +88,28 @@ def test_cpp_kernel_matches_loop(name, label, kw):
     spanning several work chunks (so several threads) beside one-element-short and tiny ones."""
     if _fused_cpu.library() is None:
         pytest.fail(f"the C++ kernel cannot be built here: {_fused_cpu.BROKEN}")
-    n = _fused_cpu.CHUNK
+    n = _fused_cpu.MIN_CHUNK
     fused, loop = _fused_vs_loop(name, kw, torch.float64, 3, [(2 * n + 3,), (5,), (n - 1, 1)])
     assert rel_diff(fused, loop) <= 1e-12
     fused, loop = _fused_vs_loop(name, kw, torch.float32, 3)
     assert rel_diff(fused, loop) <= 1e-6
+
+
+@pytest.mark.parametrize("threads", [2, 3])
+@pytest.mark.parametrize("name", ["adam", "momentum"])
+def test_cpp_kernel_threads_cover_every_element_once(name, threads):
+    """The work split among threads (chunks of MIN_CHUNK..MAX_CHUNK elements over tensors of uneven sizes):
+    every element updated exactly once, as the single-threaded reference loop does."""
+    if _fused_cpu.library() is None:
+        pytest.fail(f"the C++ kernel cannot be built here: {_fused_cpu.BROKEN}")
+    n, before = _fused_cpu.MIN_CHUNK, torch.get_num_threads()
+    shapes = [(4 * n + 17,), (n - 1,), (3,), (2 * n, 3), (n + 1,)]
+    torch.set_num_threads(threads)
+    try:
+        fused, loop = _fused_vs_loop(name, {}, torch.float64, 2, shapes)
+    finally:
+        torch.set_num_threads(before)
+    assert rel_diff(fused, loop) <= 1e-12
 
 
 @pytest.mark.parametrize(("name", "label", "kw"), DEFAULT_CONFIGS, ids=[n for n, _, _ in DEFAULT_CONFIGS])
