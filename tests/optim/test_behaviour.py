@@ -10,7 +10,7 @@ import torch
 from optim_problems import FIRST_ORDER, make_params, rel_diff, run
 from torch.optim.optimizer import register_optimizer_step_post_hook, register_optimizer_step_pre_hook
 
-from descent.optim import OPTIMIZERS, _base, _fused_cpu
+from descent.optim import OPTIMIZERS, _base, _compiled, _fused_cpu
 
 ERRORS = [(name, kw, msg) for name in FIRST_ORDER for kw, msg in OPTIMIZERS[name].errors]
 
@@ -236,7 +236,7 @@ def _count_kernel_calls(monkeypatch) -> list:
 
 def test_small_model_never_compiles(monkeypatch):
     """Below FUSED_MIN_NUMEL parameters the automatic path neither builds nor loads the C++ kernel."""
-    monkeypatch.setattr(_base, "compiled", lambda rule: pytest.fail("compiled a small model"))
+    monkeypatch.setattr(_compiled, "compiled", lambda rule: pytest.fail("compiled a small model"))
     monkeypatch.setattr(_fused_cpu, "library", lambda: pytest.fail("built the C++ kernel for a small model"))
     params = make_params()
     run(build("adam", params), params, 2)
@@ -260,7 +260,7 @@ def test_without_a_compiler_the_automatic_path_uses_foreach(monkeypatch, tmp_pat
     monkeypatch.setattr(_fused_cpu, "BROKEN", [])
     monkeypatch.setenv("TORCH_EXTENSIONS_DIR", str(tmp_path))
     monkeypatch.setenv("CXX", str(tmp_path / "no-such-compiler"))
-    monkeypatch.setattr(_base, "compiled", lambda rule: pytest.fail("compiled without a compiler"))
+    monkeypatch.setattr(_compiled, "compiled", lambda rule: pytest.fail("compiled without a compiler"))
     n = _base.FUSED_MIN_NUMEL
     a, b = torch.ones(n, requires_grad=True), torch.ones(n, requires_grad=True)
     opts = build("adam", [a]), torch.optim.Adam([b], lr=OPTIMIZERS["adam"].lr)
