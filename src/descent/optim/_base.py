@@ -114,7 +114,6 @@ def maximum_(a: Any, b: Any) -> Any:
     return a
 
 
-
 class FirstOrder(torch.optim.Optimizer):
     """Param groups, lazy state, ``state_dict`` and hooks come from ``torch.optim.Optimizer``; this adds the
     gathering of gradients, the step counts and the dispatch of ``rule`` over loop / foreach / fused."""
