@@ -15,7 +15,8 @@ The same ``rule`` runs on three paths (``group["fused"]`` / ``group["foreach"]``
   are ``torch._foreach_*`` multi-tensor kernels: few launches, but one pass over memory per operation;
 * fused: on CPU (float32/float64) one C++/OpenMP call per step over every tensor (``_fused_cpu.py``, the
   rule transcribed into one loop that reads and writes every element once); elsewhere (CUDA, bfloat16)
-  ``torch.compile(rule)`` once per tensor (inductor's single loop, Triton on CUDA). No temporary tensors.
+  ``torch.compile(rule)`` once per tensor (``_compiled.py``: inductor's single loop, Triton on CUDA). No
+  temporary tensors.
 
 Automatic choice: fused once a group holds at least :data:`FUSED_MIN_NUMEL` elements (on CUDA: per tensor
 of that size), foreach below, so a small model never waits for a compiler.
