@@ -271,7 +271,6 @@ class FirstOrder(torch.optim.Optimizer):
         return _compiled.run(rule, rest, hyper, strict=strict)
 
 
-
 def _with_hooks(func: Callable[..., Any], args: tuple, kwargs: dict) -> Any:
     """``func(*args, **kwargs)`` between the optimizer step pre- and post-hooks, as torch.optim calls them: a
     pre-hook may return replacement ``(args, kwargs)``."""
