@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import dataclasses
+import importlib
 import io
 import math
+import pickle
 
 import pytest
 import torch
 from torch.optim import lr_scheduler as tls
 
 from descent import schedules as S
+from descent.schedules import functions as F
+
+# `schedules.parse` is the function; the submodule of the same name is reached by its full name.
+P = importlib.import_module("descent.schedules.parse")
 
 LR, N = 0.1, 200
 
@@ -110,7 +117,7 @@ def test_cycle_ends_example_and_fractional_mult():
                                           (0.75, 1.1)])
 def test_cycle_lookup_fast_agrees_with_loop(period, mult):
     for t in range(0, 3000, 7):
-        assert S._locate_cycle(period, mult, t) == S._locate_cycle_loop(period, mult, t), t
+        assert F._locate_cycle(period, mult, t) == F._locate_cycle_loop(period, mult, t), t
 
 
 # ---- Keras's documented InverseTimeDecay ---------------------------------------------------------------
@@ -233,7 +240,7 @@ def test_plain_callable_needs_base_lr():
 
 # ---- the compact spelling ------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("spec, direct", [
+PARSED = [
     ("constant", S.constant(LR)),
     ("step:every=10,factor=0.5", S.step_decay(LR, 10, 0.5)),
     ("multistep:milestones=10/20,factor=0.1", S.multistep_decay(LR, [10, 20], 0.1)),
@@ -249,7 +256,10 @@ def test_plain_callable_needs_base_lr():
     ("warmup=5+cosine", S.warmup(S.cosine_decay(LR, N - 5), 5)),
     ("warmup=5", S.warmup(S.constant(LR), 5)),
     (" Warmup=5 + Step:every=3, factor=0.9 ", S.warmup(S.step_decay(LR, 3, 0.9), 5)),
-])
+]
+
+
+@pytest.mark.parametrize("spec, direct", PARSED)
 def test_parse_matches_direct_construction_and_round_trips(spec, direct):
     parsed = S.parse(spec, LR, N)
     assert ours(parsed, 2 * N) == pytest.approx(ours(direct, 2 * N), rel=1e-12, abs=1e-15)
@@ -257,82 +267,152 @@ def test_parse_matches_direct_construction_and_round_trips(spec, direct):
     assert again.spec == parsed.spec and ours(again, 2 * N) == ours(parsed, 2 * N)
 
 
+@pytest.mark.parametrize("spec, direct", PARSED)
+def test_parse_spec_then_build_is_parse(spec, direct):
+    read = S.parse_spec(spec)
+    assert read == S.parse_spec(read.text) and str(read) == read.text   # normalized: reading it again changes nothing
+    assert ours(read.build(LR, N), 2 * N) == pytest.approx(ours(direct, 2 * N), rel=1e-12, abs=1e-15)
+    for total in (N, 7 * N):                                         # one reading, built for runs of any length
+        built, parsed = read.build(LR, total), S.parse(spec, LR, total)
+        assert built.spec == parsed.spec and ours(built, 2 * N) == ours(parsed, 2 * N)
+
+
+@pytest.mark.parametrize("spec, text, warmup, name, keywords", [
+    ("constant", "constant", 0, "constant", ()),
+    (" Warmup=5 + Step:every=3, factor=0.9 ", "warmup=5+step:every=3,factor=0.9", 5, "step",
+     (("every", 3), ("factor", 0.9))),
+    ("warmup=5", "warmup=5", 5, "constant", ()),
+    ("multistep:milestones=10/20,factor=0.1", "multistep:milestones=10/20,factor=0.1", 0, "multistep",
+     (("milestones", (10, 20)), ("factor", 0.1))),
+    ("invtime:k=0.5,staircase=yes", "invtime:k=0.5,staircase=yes", 0, "invtime",
+     (("k", 0.5), ("staircase", True))),
+    ("restarts:cycles=4,final=1e-4", "restarts:cycles=4,final=1e-4", 0, "restarts",
+     (("cycles", 4), ("final", 1e-4))),
+])
+def test_parse_spec_resolves_text_warmup_name_and_keywords(spec, text, warmup, name, keywords):
+    assert S.parse_spec(spec) == S.ScheduleSpec(text, warmup, name, keywords)
+
+
+def test_schedule_spec_is_a_frozen_hashable_picklable_value():
+    read = S.parse_spec("warmup=2+multistep:milestones=3/6,factor=0.5")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        read.warmup = 3
+    assert hash(read) == hash(S.parse_spec("Warmup=2 + multistep:milestones=3/6, factor=0.5"))
+    assert pickle.loads(pickle.dumps(read)) == read
+
+
 def test_spec_help_lists_every_name():
-    for name in S._SPELLINGS:
+    for name in P._SPELLINGS:
         assert f"\n  {name}" in S.SPEC_HELP
 
 
 # ---- bad input: ValueError naming the value ------------------------------------------------------------
 
 @pytest.mark.parametrize("build, message", [
-    (lambda: S.constant(0.0), "lr must be a positive finite number, got 0.0"),
-    (lambda: S.constant(-0.1), "lr must be a positive finite number, got -0.1"),
-    (lambda: S.exponential_decay(float("nan"), 0.1), "lr must be a positive"),
-    (lambda: S.step_decay(LR, 0, 0.5), "every must be a positive integer, got 0"),
-    (lambda: S.step_decay(LR, 2.5, 0.5), "every must be a positive integer, got 2.5"),
-    (lambda: S.step_decay(LR, 10, 1.5), r"factor must be in \(0, 1\], got 1.5"),
-    (lambda: S.step_decay(LR, 10, 0), r"factor must be in \(0, 1\], got 0"),
-    (lambda: S.multistep_decay(LR, [20, 10], 0.1), "strictly increasing list, got \\[20, 10\\]"),
-    (lambda: S.multistep_decay(LR, [], 0.1), "non-empty"),
-    (lambda: S.exponential_decay(LR, -0.1), "k must be a non-negative finite number, got -0.1"),
-    (lambda: S.inverse_time_decay(LR, 0.1, decay_steps=0), "decay_steps must be a positive integer, got 0"),
-    (lambda: S.cosine_decay(LR, 0), "total_steps must be a positive integer, got 0"),
-    (lambda: S.cosine_decay(LR, 10, final_lr=0.2), r"final_lr must be in \[0, lr=0.1\], got 0.2"),
-    (lambda: S.cosine_restarts(LR, 0), "period must be a positive finite number, got 0"),
-    (lambda: S.cosine_restarts(LR, -3), "period must be a positive finite number, got -3"),
-    (lambda: S.cosine_restarts(LR, 10, mult=0.5), "mult must be a finite number >= 1, got 0.5"),
-    (lambda: S.cycle_ends(10, 1, 0), "total must be a positive integer, got 0"),
-    (lambda: S.warmup(S.constant(LR), 0), "steps must be a positive integer, got 0"),
-    (lambda: S.join([S.constant(LR)], [5]), "len\\(boundaries\\) == len\\(schedules\\) - 1"),
-    (lambda: S.join([S.constant(LR)] * 3, [5, 5]), "strictly increasing, got \\[5, 5\\]"),
-    (lambda: S.constant(LR)(-1), "step t must be an integer >= 0, got -1"),
-    (lambda: S.constant(LR)(1.5), "step t must be an integer >= 0, got 1.5"),
+    (lambda: S.constant(0.0), r"invalid lr=0\.0: must be a positive finite number"),
+    (lambda: S.constant(-0.1), r"invalid lr=-0\.1: must be a positive finite number"),
+    (lambda: S.exponential_decay(float("nan"), 0.1), "invalid lr=nan: must be a positive"),
+    (lambda: S.step_decay(LR, 0, 0.5), "invalid every=0: must be a positive integer"),
+    (lambda: S.step_decay(LR, 2.5, 0.5), r"invalid every=2\.5: must be a positive integer"),
+    (lambda: S.step_decay(LR, 10, 1.5), r"invalid factor=1\.5: must be in \(0, 1\]"),
+    (lambda: S.step_decay(LR, 10, 0), r"invalid factor=0: must be in \(0, 1\]"),
+    (lambda: S.multistep_decay(LR, [20, 10], 0.1),
+     r"invalid milestones=\[20, 10\]: must be a non-empty strictly increasing list of positive integers"),
+    (lambda: S.multistep_decay(LR, [], 0.1), r"invalid milestones=\[\]: must be a non-empty"),
+    (lambda: S.multistep_decay(LR, [0, 10], 0.1), r"invalid milestones=\[0, 10\]: must be .* positive integers"),
+    (lambda: S.exponential_decay(LR, -0.1), r"invalid k=-0\.1: must be a non-negative finite number"),
+    (lambda: S.inverse_time_decay(LR, 0.1, decay_steps=0), "invalid decay_steps=0: must be a positive integer"),
+    (lambda: S.inverse_time_decay(LR, 0.1, staircase="yes"), "invalid staircase='yes': must be True or False"),
+    (lambda: S.cosine_decay(LR, 0), "invalid total_steps=0: must be a positive integer"),
+    (lambda: S.cosine_decay(LR, 10, final_lr=0.2), r"invalid final_lr=0\.2: must be at most lr=0\.1"),
+    (lambda: S.cosine_decay(LR, 10, final_lr=-0.1), r"invalid final_lr=-0\.1: must be a non-negative finite"),
+    (lambda: S.cosine_restarts(LR, 0), "invalid period=0: must be a positive finite number"),
+    (lambda: S.cosine_restarts(LR, -3), "invalid period=-3: must be a positive finite number"),
+    (lambda: S.cosine_restarts(LR, 10, mult=0.5), r"invalid mult=0\.5: must be a finite number >= 1"),
+    (lambda: S.cycle_ends(10, 1, 0), "invalid total=0: must be a positive integer"),
+    (lambda: S.warmup(S.constant(LR), 0), "invalid steps=0: must be a positive integer"),
+    (lambda: S.join([S.constant(LR)], [5]),
+     r"invalid boundaries=\[5\]: must be one step between each pair of schedules \(0 for 1 schedules\)"),
+    (lambda: S.join([S.constant(LR)] * 3, [5, 5]), r"invalid boundaries=\[5, 5\]: must be .*strictly increasing"),
+    (lambda: S.constant(LR)(-1), "invalid t=-1: must be a non-negative integer"),
+    (lambda: S.constant(LR)(1.5), r"invalid t=1\.5: must be a non-negative integer"),
+    (lambda: S.LRSchedule(two_group_sgd(), S.constant(LR), base_lr=0), "invalid base_lr=0: must be a positive"),
 ])
 def test_bad_hyperparameters(build, message):
     with pytest.raises(ValueError, match=message):
         build()
 
 
-@pytest.mark.parametrize("spec, message", [
-    ("linear", "unknown schedule 'linear'"),
-    ("", "unknown schedule ''"),
+# (spec, message, where it is raised: "spec" by parse_spec alone, "build" once lr and total_steps are known)
+BAD_SPECS = [
+    ("linear", "unknown schedule 'linear'", "spec"),
+    ("", "unknown schedule ''", "spec"),
     ("step:every=10,factor=0.5,gamma=0.1",
-     "unknown key 'gamma' for schedule 'step' \\(known keys: every, factor"),
-    ("constant:k=1", "unknown key 'k' for schedule 'constant'"),
-    ("step:every=10", "schedule 'step' needs factor=..."),
-    ("step:every=ten,factor=0.5", "every must be an integer, got 'ten'"),
-    ("step:every=,factor=0.5", "key 'every' of schedule 'step' needs a value"),
-    ("exp:k=fast", "k must be a number, got 'fast'"),
-    ("step:every=10,factor=2", r"factor must be in \(0, 1\], got 2.0"),
-    ("invtime:k=0.1,staircase=maybe", "staircase must be true or false, got 'maybe'"),
-    ("restarts", "exactly one of period=... or cycles=..."),
-    ("restarts:period=5,cycles=2", "exactly one of period=... or cycles=..."),
-    ("restarts:cycles=6,mult=3", "first cycle 0.549 steps long"),
-    ("restarts:period=0", "period must be a positive finite number, got 0.0"),
-    ("warmup=0+cosine", "warmup must be a positive integer, got 0"),
-    ("warmup=x+cosine", "warmup must be an integer, got 'x'"),
-    ("warmup=200+cosine", "warmup=200 leaves no steps of total_steps=200"),
-    ("warmup=5+bogus", "unknown schedule 'bogus'"),
-])
-def test_bad_specs(spec, message):
+     "unknown key 'gamma' for schedule 'step' \\(known keys: every, factor", "spec"),
+    ("constant:k=1", "unknown key 'k' for schedule 'constant'", "spec"),
+    ("step:every=10", "schedule 'step' needs factor=...", "spec"),
+    ("step:every=,factor=0.5", "key 'every' of schedule 'step' needs a value", "spec"),
+    ("step:every=ten,factor=0.5", "invalid every='ten': must be an integer", "spec"),
+    ("step:every=0,factor=0.5", "invalid every=0: must be a positive integer", "spec"),
+    ("exp:k=fast", "invalid k='fast': must be a number", "spec"),
+    ("exp:k=-1", r"invalid k=-1\.0: must be a non-negative finite number", "spec"),
+    ("step:every=10,factor=2", r"invalid factor=2\.0: must be in \(0, 1\]", "spec"),
+    ("multistep:milestones=20/10,factor=0.1", r"invalid milestones=\[20, 10\]: must be a non-empty strictly", "spec"),
+    ("multistep:milestones=10/x,factor=0.1", "invalid milestones='x': must be an integer", "spec"),
+    ("invtime:k=0.1,staircase=maybe", "invalid staircase='maybe': must be true or false", "spec"),
+    ("cosine:total=0", "invalid total=0: must be a positive integer", "spec"),
+    ("cosine:final=-1", r"invalid final=-1\.0: must be a non-negative finite number", "spec"),
+    ("restarts", "exactly one of period=... or cycles=...", "spec"),
+    ("restarts:period=5,cycles=2", "exactly one of period=... or cycles=...", "spec"),
+    ("restarts:period=0", r"invalid period=0\.0: must be a positive finite number", "spec"),
+    ("restarts:period=5,mult=0.5", r"invalid mult=0\.5: must be a finite number >= 1", "spec"),
+    ("warmup=0+cosine", "invalid warmup=0: must be a positive integer", "spec"),
+    ("warmup=x+cosine", "invalid warmup='x': must be an integer", "spec"),
+    ("warmup=5+bogus", "unknown schedule 'bogus'", "spec"),
+    ("restarts:cycles=6,mult=3",
+     r"invalid cycles=6: must be few enough .* \(mult=3\.0 over total_steps=200 gives 0\.549\)", "build"),
+    ("warmup=200+cosine", "invalid warmup=200: must be less than total_steps=200", "build"),
+    ("cosine:final=0.5", r"invalid final=0\.5: must be at most lr=0\.1", "build"),
+    ("restarts:period=5,final=0.5", r"invalid final=0\.5: must be at most lr=0\.1", "build"),
+]
+
+
+@pytest.mark.parametrize("spec, message, where", BAD_SPECS)
+def test_bad_specs(spec, message, where):
     with pytest.raises(ValueError, match=message):
         S.parse(spec, LR, N)
 
 
+@pytest.mark.parametrize("spec, message, where", BAD_SPECS)
+def test_parse_spec_raises_what_does_not_need_the_run_and_build_the_rest(spec, message, where):
+    if where == "spec":
+        with pytest.raises(ValueError, match=message):
+            S.parse_spec(spec)
+    else:
+        read = S.parse_spec(spec)
+        with pytest.raises(ValueError, match=message):
+            read.build(LR, N)
+
+
 def test_cosine_without_any_total():
-    with pytest.raises(ValueError, match="cosine needs total="):
+    with pytest.raises(ValueError, match="invalid total_steps=None: must be a positive integer for 'cosine' "
+                                         "without total="):
         S.parse("cosine", LR)
-    with pytest.raises(ValueError, match="total_steps must be a positive integer, got None"):
+    with pytest.raises(ValueError, match="invalid total_steps=None: must be a positive integer"):
         S.parse("restarts:cycles=2", LR)
-    with pytest.raises(ValueError, match="total_steps must be a positive integer, got 0"):
+    with pytest.raises(ValueError, match="invalid total_steps=0: must be a positive integer"):
         S.parse("constant", LR, 0)
+    with pytest.raises(ValueError, match="invalid total_steps=None: must be a positive integer for 'cosine'"):
+        S.parse_spec("warmup=5+cosine").build(LR)
+    with pytest.raises(ValueError, match="invalid lr=0: must be a positive finite number"):
+        S.parse_spec("cosine").build(0, N)
 
 
 def test_numpy_numbers_are_accepted_and_booleans_are_not():
     np = pytest.importorskip("numpy")
     s = S.step_decay(np.float32(0.5), np.int64(3), np.float64(0.5))
     assert [s(t) for t in np.arange(7)] == [0.5, 0.5, 0.5, 0.25, 0.25, 0.25, 0.125]
-    with pytest.raises(ValueError, match="lr must be a positive finite number, got True"):
+    with pytest.raises(ValueError, match="invalid lr=True: must be a positive finite number"):
         S.constant(True)
-    with pytest.raises(ValueError, match="every must be a positive integer, got True"):
+    with pytest.raises(ValueError, match="invalid every=True: must be a positive integer"):
         S.step_decay(LR, True, 0.5)

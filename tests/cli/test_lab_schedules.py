@@ -55,7 +55,7 @@ def test_own_schedules(descent, tmp_path):
 
 @pytest.mark.parametrize("argv, message", [
     (["--schedule", "linear"], "unknown schedule 'linear'"),
-    (["--schedule", "step:every=10,factor=2"], r"factor must be in \(0, 1\], got 2.0"),
+    (["--schedule", "step:every=10,factor=2"], r"invalid factor=2\.0: must be in \(0, 1\]"),
     (["--schedule", "exp:rate=1"], "unknown key 'rate'"),
     (["--steps", "5"], "--steps must be at least 10"),
 ])
