@@ -162,14 +162,15 @@ def bench_memory(numel: int) -> None:
 def kernel_latency() -> None:
     """Cold build (fresh extensions directory, in a subprocess) and warm load (here) of the C++ kernels."""
     with tempfile.TemporaryDirectory() as tmp:
-        code = ("import time; t = time.perf_counter(); from descent.optim import _fused_cpu as F; "
-                "ok = F.library(); print(time.perf_counter() - t, F.BROKEN)")
+        code = ("import time; t = time.perf_counter(); from descent.optim._fused_cpu import LIBRARY; "
+                "LIBRARY.load(); print(time.perf_counter() - t, LIBRARY.error)")
         cold = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                               env={**os.environ, "TORCH_EXTENSIONS_DIR": tmp}).stdout.strip()
-    _fused_cpu.library()
+    library = _fused_cpu.LIBRARY
+    library.load()
+    load = "n/a" if library.load_seconds is None else f"{library.load_seconds * 1e3:.1f} ms"
     print(f"C++ kernel library: cold build {float(cold.split()[0]):.2f} s (once per machine), "
-          f"load when built {_fused_cpu.LOAD_SECONDS[0] * 1e3:.1f} ms (once per process); "
-          f"unavailable: {_fused_cpu.BROKEN or 'no'}")
+          f"load when built {load} (once per process); unavailable: {library.error or 'no'}")
 
 
 def main() -> None:

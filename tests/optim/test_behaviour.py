@@ -12,7 +12,8 @@ from torch.optim.optimizer import register_optimizer_step_post_hook, register_op
 
 from descent.optim import OPTIMIZERS, _base, _compiled, _fused_cpu
 
-ERRORS = [(name, kw, msg) for name in FIRST_ORDER for kw, msg in OPTIMIZERS[name].errors]
+# every registry entry's error inputs, the full-batch ones included
+ERRORS = [(name, kw, msg) for name, entry in OPTIMIZERS.items() for kw, msg in entry.errors]
 
 
 def build(name, params, **kw):
@@ -22,8 +23,18 @@ def build(name, params, **kw):
 
 @pytest.mark.parametrize(("name", "kw", "msg"), ERRORS, ids=[f"{n}-{m}" for n, _, m in ERRORS])
 def test_invalid_hyperparameters_raise_naming_the_argument(name, kw, msg):
-    with pytest.raises(ValueError, match=msg):
+    with pytest.raises(ValueError, match=msg) as raised:
         build(name, make_params(), **kw)
+    assert str(raised.value).startswith("invalid ")  # descent.checks' one wording
+
+
+@pytest.mark.parametrize("name", OPTIMIZERS)
+def test_every_optimizer_rejects_a_zero_learning_rate(name):
+    """lr > 0 and finite everywhere, as the command line and the training job require (torch allows 0)."""
+    assert any(kw == {"lr": 0.0} for kw, _ in OPTIMIZERS[name].errors)
+    for lr in (0.0, -1.0, float("inf"), float("nan"), True):
+        with pytest.raises(ValueError, match=r"^invalid lr=.*: must be a positive finite number$"):
+            build(name, make_params(), lr=lr)
 
 
 @pytest.mark.parametrize("name", FIRST_ORDER)
@@ -99,7 +110,7 @@ def test_sparse_gradient_rejected(name):
 
 
 def test_fused_with_foreach_rejected():
-    with pytest.raises(ValueError, match="fused"):
+    with pytest.raises(ValueError, match=r"^invalid fused=True with foreach=True"):
         build("adam", make_params(), fused=True, foreach=True)
 
 
@@ -229,15 +240,21 @@ def test_explicit_path_choice():
 
 def _count_kernel_calls(monkeypatch) -> list:
     calls = []
-    real = _fused_cpu.step
-    monkeypatch.setattr(_fused_cpu, "step", lambda *a: calls.append(len(a[1])) or real(*a))
+    real = _fused_cpu.LIBRARY.step
+
+    def counted(kernel, arguments, ps, gs, bufs):
+        calls.append(len(ps))
+        return real(kernel, arguments, ps, gs, bufs)
+
+    monkeypatch.setattr(_fused_cpu.LIBRARY, "step", counted)
     return calls
 
 
 def test_small_model_never_compiles(monkeypatch):
     """Below FUSED_MIN_NUMEL parameters the automatic path neither builds nor loads the C++ kernel."""
-    monkeypatch.setattr(_compiled, "compiled", lambda rule: pytest.fail("compiled a small model"))
-    monkeypatch.setattr(_fused_cpu, "library", lambda: pytest.fail("built the C++ kernel for a small model"))
+    monkeypatch.setattr(_compiled.COMPILER, "compiled", lambda rule: pytest.fail("compiled a small model"))
+    monkeypatch.setattr(_fused_cpu.LIBRARY, "load", lambda: pytest.fail("built the C++ kernel for a small model"))
+    monkeypatch.setattr(_fused_cpu.LIBRARY, "supports", lambda kernel, t: pytest.fail("asked for the C++ kernel"))
     params = make_params()
     run(build("adam", params), params, 2)
 
@@ -256,18 +273,18 @@ def test_big_model_takes_one_kernel_call_per_step(monkeypatch):
 
 
 def test_without_a_compiler_the_automatic_path_uses_foreach(monkeypatch, tmp_path):
-    monkeypatch.setattr(_fused_cpu, "_LIBRARY", [])
-    monkeypatch.setattr(_fused_cpu, "BROKEN", [])
+    fresh = _fused_cpu.KernelLibrary(_fused_cpu.LIBRARY.kernels)  # nothing built or loaded yet
+    monkeypatch.setattr(_fused_cpu, "LIBRARY", fresh)
     monkeypatch.setenv("TORCH_EXTENSIONS_DIR", str(tmp_path))
     monkeypatch.setenv("CXX", str(tmp_path / "no-such-compiler"))
-    monkeypatch.setattr(_compiled, "compiled", lambda rule: pytest.fail("compiled without a compiler"))
+    monkeypatch.setattr(_compiled.COMPILER, "compiled", lambda rule: pytest.fail("compiled without a compiler"))
     n = _base.FUSED_MIN_NUMEL
     a, b = torch.ones(n, requires_grad=True), torch.ones(n, requires_grad=True)
     opts = build("adam", [a]), torch.optim.Adam([b], lr=OPTIMIZERS["adam"].lr)
     for opt, w in zip(opts, (a, b), strict=True):
         w.grad = torch.linspace(-1, 1, n)
         opt.step()
-    assert _fused_cpu.BROKEN and torch.equal(a, b)
+    assert fresh.error is not None and fresh.functions is None and torch.equal(a, b)
 
 
 def test_fused_falls_back_to_loop_for_non_contiguous_parameters():

@@ -86,8 +86,8 @@ def test_cpp_kernel_matches_loop(name, label, kw):
     """Every config, including descent-only options, through the C++ kernel: float64 to 1e-12 relative,
     float32 to 1e-6 (-ffp-contract=off here, fused multiply-adds in torch's vectorised ``add``), on tensors
     spanning several work chunks (so several threads) beside one-element-short and tiny ones."""
-    if _fused_cpu.library() is None:
-        pytest.fail(f"the C++ kernel cannot be built here: {_fused_cpu.BROKEN}")
+    if not _fused_cpu.LIBRARY.load():
+        pytest.fail(f"the C++ kernel cannot be built here: {_fused_cpu.LIBRARY.error}")
     n = _fused_cpu.MIN_CHUNK
     fused, loop = _fused_vs_loop(name, kw, torch.float64, 3, [(2 * n + 3,), (5,), (n - 1, 1)])
     assert rel_diff(fused, loop) <= 1e-12
@@ -100,8 +100,8 @@ def test_cpp_kernel_matches_loop(name, label, kw):
 def test_cpp_kernel_threads_cover_every_element_once(name, threads):
     """The work split among threads (chunks of MIN_CHUNK..MAX_CHUNK elements over tensors of uneven sizes):
     every element updated exactly once, as the single-threaded reference loop does."""
-    if _fused_cpu.library() is None:
-        pytest.fail(f"the C++ kernel cannot be built here: {_fused_cpu.BROKEN}")
+    if not _fused_cpu.LIBRARY.load():
+        pytest.fail(f"the C++ kernel cannot be built here: {_fused_cpu.LIBRARY.error}")
     n, before = _fused_cpu.MIN_CHUNK, torch.get_num_threads()
     shapes = [(4 * n + 17,), (n - 1,), (3,), (2 * n, 3), (n + 1,)]
     torch.set_num_threads(threads)
@@ -115,14 +115,14 @@ def test_cpp_kernel_threads_cover_every_element_once(name, threads):
 @pytest.mark.parametrize(("name", "label", "kw"), DEFAULT_CONFIGS, ids=[n for n, _, _ in DEFAULT_CONFIGS])
 def test_compiled_rule_matches_loop(name, label, kw, monkeypatch):
     """The torch.compile path (CUDA, bfloat16, no C++ kernel) on each default config."""
-    monkeypatch.setattr(_fused_cpu, "supports", lambda rule, t: False)
+    monkeypatch.setattr(_fused_cpu.LIBRARY, "supports", lambda kernel, t: False)
     fused, loop = _fused_vs_loop(name, kw, torch.float64, 5)
     assert rel_diff(fused, loop) <= 1e-12
 
 
 def test_compiled_rule_options_match_loop(monkeypatch):
     """The torch.compile path with descent-only options (one compilation each) equals the reference loop."""
-    monkeypatch.setattr(_fused_cpu, "supports", lambda rule, t: False)
+    monkeypatch.setattr(_fused_cpu.LIBRARY, "supports", lambda kernel, t: False)
     cases = (("adam", {"bias_correction": False, "eps_inside_sqrt": True, "amsgrad": True}),
              ("nesterov", {"lr_in_velocity": True}), ("rmsprop", {"centered": True, "momentum": 0.5}))
     for name, kw in cases:

@@ -126,7 +126,7 @@ def test_several_param_groups_act_as_one_vector():
 def test_param_groups_with_different_hyperparameters_are_rejected():
     a, b = torch.zeros(2, requires_grad=True), torch.zeros(2, requires_grad=True)
     opt = LBFGS([{"params": [a]}, {"params": [b], "history_size": 3}])
-    with pytest.raises(ValueError, match="history_size"):
+    with pytest.raises(ValueError, match=r"^invalid history_size=3: must be the same in every param group"):
         opt.step(closure_for(opt, a, lambda v: (v**2).sum()))
 
 
@@ -157,10 +157,13 @@ def test_bad_closures(optimizer):  # both full-batch optimizers
         opt.step(lambda: x * 2)
 
 
-@pytest.mark.parametrize("kwargs, name", [({"lr": -1.0}, "lr=-1.0"), ({"max_iter": 0}, "max_iter=0"),
-                                          ({"history_size": 0}, "history_size=0"),
-                                          ({"tolerance_grad": -1}, "tolerance_grad=-1"),
-                                          ({"line_search_fn": "armijo"}, "'armijo'")])
+@pytest.mark.parametrize("kwargs, name", [({"lr": -1.0}, r"^invalid lr=-1\.0: "),
+                                          ({"max_iter": 0}, r"^invalid max_iter=0: "),
+                                          ({"max_eval": 0}, r"^invalid max_eval=0: "),
+                                          ({"history_size": 0}, r"^invalid history_size=0: "),
+                                          ({"tolerance_grad": -1}, r"^invalid tolerance_grad=-1: "),
+                                          ({"tolerance_change": -1}, r"^invalid tolerance_change=-1: "),
+                                          ({"line_search_fn": "armijo"}, r"^invalid line_search_fn='armijo': ")])
 def test_bad_hyperparameters(kwargs, name):
     with pytest.raises(ValueError, match=name):
         LBFGS([torch.zeros(1, requires_grad=True)], **kwargs)

@@ -44,16 +44,32 @@ def test_solves_a_quadratic(mode, iterations):
 
 
 def test_hessian_and_hvp_equal_the_closed_form():
-    A, b = spd(5, seed=1)
+    A, b = spd(5, seed=1)  # A = M M^T + I: every eigenvalue >= 1
     f = lambda v: 0.5 * v @ A @ v - b @ v + (v**3).sum()  # noqa: E731
-    x = torch.randn(5, dtype=torch.float64)
+    gen = torch.Generator().manual_seed(2)
+    # |x_i| <= 0.15, so diag(6x) moves no eigenvalue by more than 0.9 (Weyl): H is positive definite and the
+    # exact direction is the undamped Newton step, every run
+    x = 0.3 * torch.rand(5, generator=gen, dtype=torch.float64) - 0.15
     H = A + torch.diag(6 * x)  # closed form
-    v = torch.randn(5, dtype=torch.float64)
+    assert float(torch.linalg.eigvalsh(H).min()) > 0
+    v = torch.randn(5, generator=gen, dtype=torch.float64)
     torch.testing.assert_close(hessian_vector_product(f, x, v), H @ v)
     g = A @ x - b + 3 * x**2
     d, damping = exact_direction(f, x, g, 0.0)
-    if damping == 0.0:
-        torch.testing.assert_close(d, -torch.linalg.solve(H, g))
+    assert damping == 0.0
+    torch.testing.assert_close(d, -torch.linalg.solve(H, g))
+    assert float(g.dot(d)) < 0
+
+
+def test_indefinite_hessian_gets_the_smallest_tenfold_damping_that_makes_it_positive_definite():
+    """The damped branch of exact_direction against the closed form: H = diag(4, -2) + lambda I."""
+    H = torch.diag(torch.tensor([4.0, -2.0], dtype=torch.float64))
+    f = lambda v: 0.5 * v @ H @ v  # noqa: E731
+    x = torch.tensor([1.0, 1.0], dtype=torch.float64)
+    g = H @ x
+    d, damping = exact_direction(f, x, g, 1e-3)
+    assert damping == pytest.approx(10.0)  # 1e-3 * 10^4: the first of 1e-3, 1e-2, ... above 2
+    torch.testing.assert_close(d, -torch.linalg.solve(H + damping * torch.eye(2, dtype=torch.float64), g))
     assert float(g.dot(d)) < 0
 
 
@@ -152,6 +168,7 @@ def test_nan_during_line_search_is_rejected(mode):
 
 
 def test_exact_hessian_too_large_names_the_cg_mode_and_auto_picks_cg():
+    torch.manual_seed(0)
     net = torch.nn.Linear(200, 100)  # 20,100 parameters: a 3 GiB float64 / 1.5 GiB float32 Hessian
     X, y = torch.randn(8, 200), torch.randn(8, 100)
 
@@ -162,7 +179,7 @@ def test_exact_hessian_too_large_names_the_cg_mode_and_auto_picks_cg():
         return loss
 
     before = [p.detach().clone() for p in net.parameters()]
-    with pytest.raises(ValueError, match=r"mode='cg'"):
+    with pytest.raises(ValueError, match=r"^invalid mode='exact' for 20100 parameters: .* use mode='cg'"):
         Newton(net.parameters(), mode="exact").step(closure)
     assert all(torch.equal(p, q) for p, q in zip(net.parameters(), before, strict=True))
     opt = Newton(net.parameters(), mode="auto", cg_max_iter=5)
@@ -172,9 +189,11 @@ def test_exact_hessian_too_large_names_the_cg_mode_and_auto_picks_cg():
 
 
 @pytest.mark.parametrize("kwargs, name", [
-    ({"mode": "bfgs"}, "mode='bfgs'"), ({"damping": -1.0}, "damping=-1.0"),
-    ({"lr": 0.0}, "lr=0.0"), ({"shrink": 1.0}, "shrink=1.0"),
-                                          ({"max_iter": 0}, "max_iter=0")])
+    ({"mode": "bfgs"}, r"^invalid mode='bfgs': "), ({"damping": -1.0}, r"^invalid damping=-1\.0: "),
+    ({"lr": 0.0}, r"^invalid lr=0\.0: "), ({"shrink": 1.0}, r"^invalid shrink=1\.0: "),
+    ({"c1": 0.0}, r"^invalid c1=0\.0: must be in \(0, 1\)"), ({"max_iter": 0}, r"^invalid max_iter=0: "),
+    ({"cg_max_iter": 0}, r"^invalid cg_max_iter=0: "),
+    ({"max_hessian_bytes": True}, r"^invalid max_hessian_bytes=True: ")])
 def test_bad_hyperparameters(kwargs, name):
     with pytest.raises(ValueError, match=name):
         Newton([torch.zeros(1, requires_grad=True)], **kwargs)
@@ -182,6 +201,7 @@ def test_bad_hyperparameters(kwargs, name):
 
 def test_a_closure_that_keeps_its_first_loss_gets_a_plain_tensor():
     # The trainer's closure keeps the first loss it computes; it must not be a torch.func-wrapped tensor.
+    torch.manual_seed(0)
     net = torch.nn.Linear(3, 2).double()
     X, y = torch.randn(10, 3, dtype=torch.float64), torch.randint(0, 2, (10,))
     kept = {}

@@ -6,15 +6,17 @@ An algorithm is a :class:`FirstOrder` subclass with
   (``mul_``, ``addcmul_``, ``lerp_``...). Optional buffers arrive as ``None``; a disabled weight decay as
   ``weight_decay=None``, so every branch in a rule is decided by Python values, never by tensor data;
 * ``buffers``: the state keys of its per-parameter buffers, in the order ``rule`` takes them;
-* ``_hyper(group, step)``: the keyword arguments of ``rule`` at ``step`` (1, 2, ...).
+* ``_hyper(group, step)``: the keyword arguments of ``rule`` at ``step`` (1, 2, ...);
+* optionally ``kernel``, a :class:`~descent.optim._fused_cpu.FusedKernel` (the rule in C++), and
+  ``kernel_arguments(hyper, buffers)``, the kernel's named scalars and flags from ``rule``'s keywords.
 
 The same ``rule`` runs on three paths (``group["fused"]`` / ``group["foreach"]``, ``None`` = automatic):
 
 * loop: ``rule`` once per tensor, eagerly: the slow, obvious reference;
 * foreach: ``rule`` once per (device, dtype, step) bucket on :class:`TensorList` arguments, whose methods
   are ``torch._foreach_*`` multi-tensor kernels: few launches, but one pass over memory per operation;
-* fused: on CPU (float32/float64) one C++/OpenMP call per step over every tensor (``_fused_cpu.py``, the
-  rule transcribed into one loop that reads and writes every element once); elsewhere (CUDA, bfloat16)
+* fused: on CPU (float32/float64) one C++/OpenMP call per step over every tensor (the class's ``kernel``,
+  the rule transcribed into one loop that reads and writes every element once); elsewhere (CUDA, bfloat16)
   ``torch.compile(rule)`` once per tensor (``_compiled.py``: inductor's single loop, Triton on CUDA). No
   temporary tensors.
 
@@ -32,43 +34,14 @@ from typing import Any
 import torch
 from torch.optim import optimizer as _torch_optimizer
 
+from .. import checks
 from . import _compiled, _fused_cpu
+from ._fused_cpu import FusedKernel
 
 # Below this many elements a group never builds the C++ kernels (a few seconds once per machine) and a
 # tensor never pays a compiled call's dispatch (~30 us against ~0.1 ms of memory traffic for 2**18 fp32
 # Adam elements on one core); foreach is within a few microseconds there.
 FUSED_MIN_NUMEL = 1 << 18
-
-
-# ---------------------------------------------------------------- validation: ValueError naming the argument
-def _invalid(name: str, value: Any, must: str) -> ValueError:
-    return ValueError(f"invalid {name}={value!r}: must be {must}")
-
-
-def nonnegative(name: str, value: float) -> float:
-    if not value >= 0.0:  # also rejects NaN
-        raise _invalid(name, value, ">= 0")
-    return value
-
-
-def positive(name: str, value: float) -> float:
-    if not value > 0.0:
-        raise _invalid(name, value, "> 0")
-    return value
-
-
-def in_unit_interval(name: str, value: float, *, closed: bool = False) -> float:
-    """``0 <= value < 1`` (``<= 1`` if ``closed``)."""
-    ok = 0.0 <= value <= 1.0 if closed else 0.0 <= value < 1.0
-    if not ok:
-        raise _invalid(name, value, "in [0, 1]" if closed else "in [0, 1)")
-    return value
-
-
-def betas_pair(betas: Any) -> tuple[float, float]:
-    if not (isinstance(betas, (tuple, list)) and len(betas) == 2):
-        raise _invalid("betas", betas, "a pair (beta1, beta2)")
-    return in_unit_interval("betas[0]", float(betas[0])), in_unit_interval("betas[1]", float(betas[1]))
 
 
 # ---------------------------------------------------------------- the foreach adapter
@@ -124,10 +97,19 @@ class FirstOrder(torch.optim.Optimizer):
     # True when the rule ignores the step count whenever it keeps no buffer (plain SGD): such a group then
     # keeps no per-parameter state at all, as torch.optim.SGD without momentum does
     stateless_without_buffers: bool = False
+    # the rule in C++ (None: the fused path on CPU is torch.compile's); see _fused_cpu.py
+    kernel: FusedKernel | None = None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "rule" in cls.__dict__ and "kernel" not in cls.__dict__:
+            cls.kernel = None  # a new rule, not the inherited kernel's: the fused path compiles the rule
+        if cls.kernel is not None:
+            _fused_cpu.LIBRARY.declare(cls.kernel)
 
     def __init__(self, params: Any, defaults: dict[str, Any], *, foreach: bool | None,
                  fused: bool | None, maximize: bool):
-        nonnegative("lr", defaults["lr"])
+        defaults["lr"] = checks.positive("lr", defaults["lr"])
         if fused and foreach:
             raise ValueError("invalid fused=True with foreach=True: choose one path")
         super().__init__(params, {**defaults, "foreach": foreach, "fused": fused, "maximize": maximize})
@@ -141,6 +123,12 @@ class FirstOrder(torch.optim.Optimizer):
         return torch.zeros_like(p, memory_format=torch.preserve_format)
 
     def _hyper(self, group: dict[str, Any], step: int) -> dict[str, Any]:
+        raise NotImplementedError
+
+    @staticmethod
+    def kernel_arguments(hyper: dict[str, Any], buffers: list[list | None]) -> dict[str, Any]:
+        """``kernel``'s scalars and flags by name, from ``rule``'s keywords ``hyper`` and the per-buffer lists
+        ``buffers`` (in the order of :attr:`buffers`; None where a buffer is off)."""
         raise NotImplementedError
 
     # -- the step
@@ -178,9 +166,9 @@ class FirstOrder(torch.optim.Optimizer):
         return loss
 
     def _step_group(self, group: dict[str, Any]) -> None:
-        name = type(self).__name__
+        cls = type(self)
+        name, rule, kernel, library = cls.__name__, cls.rule, cls.kernel, _fused_cpu.LIBRARY
         active = self._active(group)
-        rule = type(self).rule
         loop, fused, auto, buckets = [], [], [], defaultdict(list)
         hyper: dict[int, dict[str, Any]] = {}
         path = _path(group["fused"], group["foreach"])
@@ -219,8 +207,8 @@ class FirstOrder(torch.optim.Optimizer):
         big_group = bool(auto) and sum(item[0].numel() for item, _ in auto) >= FUSED_MIN_NUMEL
         for item, step in auto:
             p = item[0]
-            if big_group and (p.numel() >= FUSED_MIN_NUMEL and p.device.type == "cuda" or (
-                    _fused_cpu.supports(rule, p) and _fused_cpu.library() is not None)):
+            if big_group and (p.numel() >= FUSED_MIN_NUMEL and p.device.type == "cuda"
+                              or library.supports(kernel, p)):
                 fused.append((item, step))
             else:
                 buckets[(p.device, p.dtype, step)].append(item)
@@ -256,19 +244,20 @@ class FirstOrder(torch.optim.Optimizer):
     def _run_fused(self, items: list, hyper: dict[int, dict[str, Any]], *, strict: bool) -> bool:
         """One C++ call per (dtype, step) bucket for CPU float32/float64 tensors, the compiled rule per tensor
         for the others; False (nothing done) if neither can run here in automatic mode."""
-        rule = type(self).rule
+        cls, library = type(self), _fused_cpu.LIBRARY
         native, rest = defaultdict(list), []
         for item, step in items:
-            if _fused_cpu.supports(rule, item[0]) and _fused_cpu.library() is not None:
+            if library.supports(cls.kernel, item[0]):
                 native[(item[0].dtype, step)].append(item)
             else:
                 rest.append((item, step))
         for (_, step), bucket in native.items():
             ps, gs, bufs = zip(*bucket, strict=True)
-            _fused_cpu.step(rule, list(ps), list(gs), _lists(bufs), hyper[step])
+            buffers = _lists(bufs)
+            library.step(cls.kernel, cls.kernel_arguments(hyper[step], buffers), list(ps), list(gs), buffers)
         if not rest:
             return True
-        return _compiled.run(rule, rest, hyper, strict=strict)
+        return _compiled.COMPILER.run(cls.rule, rest, hyper, strict=strict)
 
 
 def _with_hooks(func: Callable[..., Any], args: tuple, kwargs: dict) -> Any:

@@ -67,42 +67,52 @@ def _fused_template(*tensors, **hyper):
             t.copy_(w.t)
 
 
-_COMPILED: dict[Callable, Callable] = {}
-_COMPILE_BROKEN: list[str] = []  # the first compile error, when torch.compile cannot run here
 # Each combination of boolean options and each dtype is one graph: allow more than dynamo's default 8.
 RECOMPILE_LIMIT = 64
-
-
-def compiled(rule: Callable) -> Callable:
-    """``torch.compile`` of ``rule`` over FusedTensors with dynamic shapes: one graph serves every tensor
-    size, and inductor's on-disk caches (FX graph cache) let later processes skip code generation and the
-    C++ compiler. Each rule gets its own copy of the template's code object, hence its own dynamo cache
-    (dynamo keys its caches by code object and checks the entries of one cache in turn on every call)."""
-    if rule not in _COMPILED:
-        code = _fused_template.__code__.replace(co_name=f"fused_{rule.__name__}")
-        template = types.FunctionType(code, {**_fused_template.__globals__, "RULE": rule}, code.co_name)
-        _COMPILED[rule] = torch.compile(template, dynamic=True, fullgraph=True)
-    return _COMPILED[rule]
 
 
 def _flat(t: torch.Tensor | None) -> torch.Tensor | None:
     return None if t is None else t.view(-1)
 
 
-def run(rule: Callable, items: list, hyper: dict[int, dict[str, Any]], *, strict: bool) -> bool:
-    """The compiled ``rule`` on each ``((p, g, bufs), step)`` item, flattened; False (nothing done) when
-    torch.compile cannot run here and ``strict`` is off, so the caller falls back to foreach."""
-    if _COMPILE_BROKEN and not strict:
-        return False
-    fn = compiled(rule)
-    with torch._dynamo.config.patch(recompile_limit=RECOMPILE_LIMIT):
-        for i, ((p, g, bufs), step) in enumerate(items):
-            try:
-                fn(_flat(p), _flat(g), *map(_flat, bufs), **hyper[step])
-            except Exception as err:  # no C++ compiler, unsupported device...: fall back, but say so once
-                if strict or i:
-                    raise
-                _COMPILE_BROKEN.append(repr(err))
-                warnings.warn(f"descent.optim: fused path unavailable ({err!r}); using foreach", stacklevel=7)
-                return False
-    return True
+class RuleCompiler:
+    """The compiled rules of this process: ``functions`` maps a rule to its compiled template, ``error`` is
+    the first compile error when torch.compile cannot run here. One instance, :data:`COMPILER`."""
+
+    def __init__(self) -> None:
+        self.functions: dict[Callable, Callable] = {}
+        self.error: str | None = None
+
+    def compiled(self, rule: Callable) -> Callable:
+        """``torch.compile`` of ``rule`` over FusedTensors with dynamic shapes: one graph serves every tensor
+        size, and inductor's on-disk caches (FX graph cache) let later processes skip code generation and
+        the C++ compiler. Each rule gets its own copy of the template's code object, hence its own dynamo
+        cache (dynamo keys its caches by code object and checks the entries of one cache in turn on every
+        call)."""
+        if rule not in self.functions:
+            code = _fused_template.__code__.replace(co_name=f"fused_{rule.__name__}")
+            template = types.FunctionType(code, {**_fused_template.__globals__, "RULE": rule}, code.co_name)
+            self.functions[rule] = torch.compile(template, dynamic=True, fullgraph=True)
+        return self.functions[rule]
+
+    def run(self, rule: Callable, items: list, hyper: dict[int, dict[str, Any]], *, strict: bool) -> bool:
+        """The compiled ``rule`` on each ``((p, g, bufs), step)`` item, flattened; False (nothing done) when
+        torch.compile cannot run here and ``strict`` is off, so the caller falls back to foreach."""
+        if self.error is not None and not strict:
+            return False
+        fn = self.compiled(rule)
+        with torch._dynamo.config.patch(recompile_limit=RECOMPILE_LIMIT):
+            for i, ((p, g, bufs), step) in enumerate(items):
+                try:
+                    fn(_flat(p), _flat(g), *map(_flat, bufs), **hyper[step])
+                except Exception as err:  # no C++ compiler, unsupported device...: fall back, but say so once
+                    if strict or i:
+                        raise
+                    self.error = repr(err)
+                    warnings.warn(f"descent.optim: fused path unavailable ({err!r}); using foreach",
+                                  stacklevel=7)
+                    return False
+        return True
+
+
+COMPILER = RuleCompiler()

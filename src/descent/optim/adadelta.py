@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._base import FirstOrder, denominator, in_unit_interval, nonnegative, positive
+from .. import checks
+from ._base import FirstOrder, denominator
+from ._fused_cpu import FusedKernel
 
 
 def adadelta_rule(p, g, h, u, *, lr, rho, eps, weight_decay, maximize):
@@ -34,20 +36,36 @@ class AdaDelta(FirstOrder):
     torch.optim has no fused Adadelta kernel; this class has one (``fused``).
 
     Reference: M. D. Zeiler, "ADADELTA: an adaptive learning rate method", 2012.
+
+    >>> import torch
+    >>> w = torch.tensor([1.0, -2.0], requires_grad=True)
+    >>> opt = AdaDelta([w], lr=1.0, rho=0.9, eps=1e-6)
+    >>> (w**2).sum().backward()  # g = 2w; the first step is about sqrt(eps / (1 - rho)) * sign(g)
+    >>> opt.step()
+    >>> [round(x, 6) for x in w.tolist()]
+    [0.996838, -1.996838]
     """
 
     buffers = ("square_avg", "acc_delta")
     rule = staticmethod(adadelta_rule)
+    kernel = FusedKernel("adadelta", scalars=("neg_lr", "rho", "one_minus_rho", "eps", "weight_decay"),
+                         flags=("maximize", "has_weight_decay"))
 
     def __init__(self, params: Any, lr: float = 1.0, rho: float = 0.9, eps: float = 1e-6,
                  weight_decay: float = 0.0, *, maximize: bool = False, foreach: bool | None = None,
                  fused: bool | None = None):
-        in_unit_interval("rho", rho, closed=True)
-        positive("eps", eps)
-        nonnegative("weight_decay", weight_decay)
+        rho = checks.in_unit_interval("rho", rho, closed=True)
+        eps = checks.positive("eps", eps)
+        weight_decay = checks.nonnegative("weight_decay", weight_decay)
         defaults = dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay)
         super().__init__(params, defaults, foreach=foreach, fused=fused, maximize=maximize)
 
     def _hyper(self, group: dict[str, Any], step: int) -> dict[str, Any]:
         return dict(lr=group["lr"], rho=group["rho"], eps=group["eps"],
                     weight_decay=group["weight_decay"] or None, maximize=group["maximize"])
+
+    @staticmethod
+    def kernel_arguments(hyper: dict[str, Any], buffers: list[list | None]) -> dict[str, Any]:
+        wd, rho = hyper["weight_decay"], hyper["rho"]
+        return dict(neg_lr=-hyper["lr"], rho=rho, one_minus_rho=1 - rho, eps=hyper["eps"], weight_decay=wd or 0.0,
+                    maximize=hyper["maximize"], has_weight_decay=wd is not None)

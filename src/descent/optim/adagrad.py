@@ -6,17 +6,20 @@ from typing import Any
 
 import torch
 
-from ._base import FirstOrder, denominator, nonnegative, positive
+from .. import checks
+from ._base import FirstOrder, denominator
+from ._fused_cpu import FusedKernel
 
 
-def adagrad_rule(p, g, h, *, clr, eps, eps_inside_sqrt, weight_decay, maximize):
-    """One step for one parameter (or one :class:`TensorList` bucket): ``h += g*g; w -= clr g / denom``."""
+def adagrad_rule(p, g, h, *, lr_t, eps, eps_inside_sqrt, weight_decay, maximize):
+    """One step for one parameter (or one :class:`TensorList` bucket): ``h += g*g; w -= lr_t g / denom``,
+    ``lr_t`` being this step's decayed rate."""
     if maximize:
         g = g.neg()
     if weight_decay is not None:
         g = g.add(p, alpha=weight_decay)
     h.addcmul_(g, g, value=1)
-    p.addcdiv_(g, denominator(h, eps, eps_inside_sqrt), value=-clr)
+    p.addcdiv_(g, denominator(h, eps, eps_inside_sqrt), value=-lr_t)
 
 
 class AdaGrad(FirstOrder):
@@ -38,19 +41,29 @@ class AdaGrad(FirstOrder):
 
     Reference: J. Duchi, E. Hazan and Y. Singer, "Adaptive subgradient methods for online learning and
     stochastic optimization", JMLR 2011.
+
+    >>> import torch
+    >>> w = torch.tensor([1.0, -2.0], requires_grad=True)
+    >>> opt = AdaGrad([w], lr=0.1)
+    >>> (w**2).sum().backward()  # g = 2w; h = g*g, so the first step is lr * sign(g) per coordinate
+    >>> opt.step()
+    >>> w.detach()
+    tensor([ 0.9000, -1.9000])
     """
 
     buffers = ("sum",)
     rule = staticmethod(adagrad_rule)
+    kernel = FusedKernel("adagrad", scalars=("neg_lr_t", "eps", "weight_decay"),
+                         flags=("maximize", "has_weight_decay", "eps_inside_sqrt"))
 
     def __init__(self, params: Any, lr: float = 1e-2, lr_decay: float = 0.0, weight_decay: float = 0.0,
                  initial_accumulator_value: float = 0.0, eps: float = 1e-10, *,
                  eps_inside_sqrt: bool = False, maximize: bool = False, foreach: bool | None = None,
                  fused: bool | None = None):
-        nonnegative("lr_decay", lr_decay)
-        nonnegative("weight_decay", weight_decay)
-        nonnegative("initial_accumulator_value", initial_accumulator_value)
-        positive("eps", eps)
+        lr_decay = checks.nonnegative("lr_decay", lr_decay)
+        weight_decay = checks.nonnegative("weight_decay", weight_decay)
+        initial_accumulator_value = checks.nonnegative("initial_accumulator_value", initial_accumulator_value)
+        eps = checks.positive("eps", eps)
         defaults = dict(lr=lr, lr_decay=lr_decay, weight_decay=weight_decay, eps=eps,
                         initial_accumulator_value=initial_accumulator_value, eps_inside_sqrt=eps_inside_sqrt)
         super().__init__(params, defaults, foreach=foreach, fused=fused, maximize=maximize)
@@ -59,6 +72,12 @@ class AdaGrad(FirstOrder):
         return torch.full_like(p, group["initial_accumulator_value"], memory_format=torch.preserve_format)
 
     def _hyper(self, group: dict[str, Any], step: int) -> dict[str, Any]:
-        return dict(clr=group["lr"] / (1 + (step - 1) * group["lr_decay"]), eps=group["eps"],
+        return dict(lr_t=group["lr"] / (1 + (step - 1) * group["lr_decay"]), eps=group["eps"],
                     eps_inside_sqrt=group["eps_inside_sqrt"], weight_decay=group["weight_decay"] or None,
                     maximize=group["maximize"])
+
+    @staticmethod
+    def kernel_arguments(hyper: dict[str, Any], buffers: list[list | None]) -> dict[str, Any]:
+        wd = hyper["weight_decay"]
+        return dict(neg_lr_t=-hyper["lr_t"], eps=hyper["eps"], weight_decay=wd or 0.0, maximize=hyper["maximize"],
+                    has_weight_decay=wd is not None, eps_inside_sqrt=hyper["eps_inside_sqrt"])

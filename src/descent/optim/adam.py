@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._base import FirstOrder, betas_pair, denominator, maximum_, nonnegative, positive
+from .. import checks
+from ._base import FirstOrder, denominator, maximum_
+from ._fused_cpu import FusedKernel
 
 
 def adam_rule(p, g, m, v, v_max, *, lr, beta1, beta2, eps, step_size, root_c, eps_inside_sqrt,
@@ -49,19 +51,30 @@ class Adam(FirstOrder):
     :math:`v_t` ("epsilon hat"); Optax ``adam`` matches PyTorch with ``eps_root=0``.
 
     Reference: D. P. Kingma and J. Ba, "Adam: a method for stochastic optimization", ICLR 2015.
+
+    >>> import torch
+    >>> w = torch.tensor([1.0, -2.0], requires_grad=True)
+    >>> opt = Adam([w], lr=0.1)
+    >>> (w**2).sum().backward()  # after bias correction m/sqrt(v) = g/|g|: the first step is lr * sign(g)
+    >>> opt.step()
+    >>> w.detach()
+    tensor([ 0.9000, -1.9000])
     """
 
     buffers = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")
     rule = staticmethod(adam_rule)
+    kernel = FusedKernel("adam", scalars=("neg_step_size", "one_minus_beta1", "beta2", "one_minus_beta2", "eps",
+                                          "weight_decay", "decoupled_decay", "root_c", "root_c_squared"),
+                         flags=("maximize", "has_weight_decay", "eps_inside_sqrt", "decoupled", "amsgrad"))
 
     def __init__(self, params: Any, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 0.0, amsgrad: bool = False, *,
                  decoupled_weight_decay: bool = False, bias_correction: bool = True,
                  eps_inside_sqrt: bool = False, maximize: bool = False, foreach: bool | None = None,
                  fused: bool | None = None):
-        betas = betas_pair(betas)
-        positive("eps", eps)
-        nonnegative("weight_decay", weight_decay)
+        betas = checks.betas_pair(betas)
+        eps = checks.positive("eps", eps)
+        weight_decay = checks.nonnegative("weight_decay", weight_decay)
         defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
                         decoupled_weight_decay=decoupled_weight_decay, bias_correction=bias_correction,
                         eps_inside_sqrt=eps_inside_sqrt)
@@ -79,6 +92,17 @@ class Adam(FirstOrder):
                     eps_inside_sqrt=group["eps_inside_sqrt"], weight_decay=group["weight_decay"] or None,
                     decoupled=group["decoupled_weight_decay"], maximize=group["maximize"])
 
+    @staticmethod
+    def kernel_arguments(hyper: dict[str, Any], buffers: list[list | None]) -> dict[str, Any]:
+        wd, root_c, beta2 = hyper["weight_decay"], hyper["root_c"], hyper["beta2"]
+        root_c = 1.0 if root_c is None else root_c  # no bias correction: divide by 1
+        return dict(neg_step_size=-hyper["step_size"], one_minus_beta1=1 - hyper["beta1"], beta2=beta2,
+                    one_minus_beta2=1 - beta2, eps=hyper["eps"], weight_decay=wd or 0.0,
+                    decoupled_decay=1 - hyper["lr"] * (wd or 0.0), root_c=root_c, root_c_squared=root_c * root_c,
+                    maximize=hyper["maximize"], has_weight_decay=wd is not None,
+                    eps_inside_sqrt=hyper["eps_inside_sqrt"], decoupled=hyper["decoupled"],
+                    amsgrad=buffers[2] is not None)  # max_exp_avg_sq
+
 
 class AdamW(Adam):
     r"""AdamW: :class:`Adam` with decoupled weight decay, :math:`w \leftarrow w(1 - lr\,\lambda)` each step.
@@ -86,6 +110,14 @@ class AdamW(Adam):
     Defaults as ``torch.optim.AdamW``: ``lr=1e-3``, ``betas=(0.9, 0.999)``, ``eps=1e-8``,
     ``weight_decay=1e-2`` (Keras: 4e-3, Optax: 1e-4, both also scaling the decay by ``lr``).
     Reference: I. Loshchilov and F. Hutter, "Decoupled weight decay regularization", ICLR 2019.
+
+    >>> import torch
+    >>> w = torch.tensor([1.0, -2.0], requires_grad=True)
+    >>> opt = AdamW([w], lr=0.1, weight_decay=0.5)
+    >>> (w**2).sum().backward()
+    >>> opt.step()
+    >>> w.detach()  # w (1 - 0.1 * 0.5), then Adam's first step, lr * sign(g)
+    tensor([ 0.8500, -1.8000])
     """
 
     def __init__(self, params: Any, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),

@@ -31,6 +31,7 @@ import math
 
 import torch
 
+from .. import checks
 from ._fullbatch import Closure, flat_params, loss_and_grad, require_closure, set_params
 from .linesearch import strong_wolfe
 
@@ -79,23 +80,31 @@ def first_step_scale(g: torch.Tensor, line_search_fn: str | None) -> float:
 
 
 class LBFGS(torch.optim.Optimizer):
-    """Limited-memory BFGS (two-loop recursion), optional strong-Wolfe line search; see the module doc."""
+    """Limited-memory BFGS (two-loop recursion), optional strong-Wolfe line search; see the module doc.
+
+    >>> import torch
+    >>> w = torch.zeros(2, requires_grad=True)
+    >>> opt = LBFGS([w], line_search_fn="strong_wolfe")
+    >>> def closure():  # an ill-conditioned quadratic with its minimum at (1, -2)
+    ...     opt.zero_grad()
+    ...     loss = (w[0] - 1) ** 2 + 10 * (w[1] + 2) ** 2
+    ...     loss.backward()
+    ...     return loss
+    >>> loss_before = opt.step(closure)  # up to max_iter=20 iterations
+    >>> [round(x, 4) for x in w.tolist()], float(loss_before)
+    ([1.0, -2.0], 41.0)
+    """
 
     def __init__(self, params, lr: float = 1.0, max_iter: int = 20, max_eval: int | None = None,
                  tolerance_grad: float = 1e-7, tolerance_change: float = 1e-9, history_size: int = 100,
                  line_search_fn: str | None = None):
-        if max_eval is None:
-            max_eval = max_iter * 5 // 4
-        if not (isinstance(lr, (int, float)) and lr > 0 and math.isfinite(lr)):
-            raise ValueError(f"LBFGS: lr must be a positive finite number, got lr={lr!r}")
-        for name, value in (("max_iter", max_iter), ("max_eval", max_eval), ("history_size", history_size)):
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"LBFGS: {name} must be a positive integer, got {name}={value!r}")
-        for name, value in (("tolerance_grad", tolerance_grad), ("tolerance_change", tolerance_change)):
-            if not (isinstance(value, (int, float)) and value >= 0):
-                raise ValueError(f"LBFGS: {name} must be a non-negative number, got {name}={value!r}")
-        if line_search_fn not in (None, "strong_wolfe"):
-            raise ValueError(f"LBFGS: line_search_fn must be None or 'strong_wolfe', got {line_search_fn!r}")
+        lr = checks.positive("lr", lr)
+        max_iter = checks.positive_int("max_iter", max_iter)
+        max_eval = checks.positive_int("max_eval", max_iter * 5 // 4 if max_eval is None else max_eval)
+        history_size = checks.positive_int("history_size", history_size)
+        tolerance_grad = checks.nonnegative("tolerance_grad", tolerance_grad)
+        tolerance_change = checks.nonnegative("tolerance_change", tolerance_change)
+        line_search_fn = checks.one_of("line_search_fn", line_search_fn, (None, "strong_wolfe"))
         defaults = dict(lr=lr, max_iter=max_iter, max_eval=max_eval, tolerance_grad=tolerance_grad,
                         tolerance_change=tolerance_change, history_size=history_size,
                         line_search_fn=line_search_fn)
@@ -106,15 +115,15 @@ class LBFGS(torch.optim.Optimizer):
         for i, group in enumerate(self.param_groups[1:], start=1):
             for name in _HYPER:
                 if group[name] != first[name]:
-                    raise ValueError(f"LBFGS: all param groups must share {name}; group 0 has "
-                                     f"{name}={first[name]!r}, group {i} has {name}={group[name]!r}")
+                    raise checks.invalid(name, group[name], f"the same in every param group (LBFGS steps them "
+                                         f"as one vector): group 0 has {name}={first[name]!r}, group {i} differs")
         return {name: first[name] for name in _HYPER}
 
     @torch.no_grad()
     def step(self, closure: Closure | None = None) -> torch.Tensor:  # type: ignore[override]
         """Up to max_iter iterations; returns the loss at the start of the step (as torch.optim.LBFGS)."""
         closure = require_closure(closure, "LBFGS")
-        h = self._hyper()
+        hyper = self._hyper()
         params = [p for group in self.param_groups for p in group["params"]]
         state = self.state[params[0]]
         state.setdefault("n_iter", 0)
@@ -128,21 +137,21 @@ class LBFGS(torch.optim.Optimizer):
         evals, first_loss = 1, loss
         x = flat_params(params)
         last_trial = [None]  # the step t at which the parameters were last written
-        for _ in range(h["max_iter"]):
-            if not math.isfinite(loss) or float(g.abs().max()) <= h["tolerance_grad"]:
+        for _ in range(hyper["max_iter"]):
+            if not math.isfinite(loss) or float(g.abs().max()) <= hyper["tolerance_grad"]:
                 break
             state["n_iter"] += 1
             d = two_loop(g, s_hist, y_hist, rho_hist)
-            dphi0 = float(g.dot(d))
-            if dphi0 > -h["tolerance_change"]:
+            slope = float(g.dot(d))  # phi'(0), the directional derivative along d
+            if slope > -hyper["tolerance_change"]:
                 break
-            t = h["lr"]
+            t = hyper["lr"]
             if state["n_iter"] == 1:  # the first direction is -g: scale its first trial step
-                t *= first_step_scale(g, h["line_search_fn"])
-            budget = h["max_eval"] - evals
+                t *= first_step_scale(g, hyper["line_search_fn"])
+            budget = hyper["max_eval"] - evals
             if budget <= 0:
                 break
-            if h["line_search_fn"] == "strong_wolfe":
+            if hyper["line_search_fn"] == "strong_wolfe":
 
                 def phi(t: float, x=x, d=d) -> tuple[float, torch.Tensor]:
                     last_trial[0] = t
@@ -150,7 +159,7 @@ class LBFGS(torch.optim.Optimizer):
                     return evaluate()
 
                 found = strong_wolfe(phi, loss, g, d, t, max_evals=budget,
-                                     tolerance_change=h["tolerance_change"])
+                                     tolerance_change=hyper["tolerance_change"])
                 evals += found.evals
                 ok, t, new_loss, new_g = found.ok, found.t, found.f, found.g
             else:
@@ -166,18 +175,18 @@ class LBFGS(torch.optim.Optimizer):
             if last_trial[0] != t:  # the search ended on an earlier trial than its last evaluation
                 set_params(params, new_x)
             s, y = new_x - x, new_g - g
-            ys = float(y.dot(s))
-            if ys > 1e-10:
+            curvature = float(y.dot(s))
+            if curvature > 1e-10:
                 s_hist.append(s)
                 y_hist.append(y)
-                rho_hist.append(1.0 / ys)
-                if len(s_hist) > h["history_size"]:
+                rho_hist.append(1.0 / curvature)
+                if len(s_hist) > hyper["history_size"]:
                     del s_hist[0], y_hist[0], rho_hist[0]
             x, g, loss, previous_loss = new_x, new_g, new_loss, loss
-            if evals >= h["max_eval"] or float(g.abs().max()) <= h["tolerance_grad"]:
+            if evals >= hyper["max_eval"] or float(g.abs().max()) <= hyper["tolerance_grad"]:
                 break
-            small_change = abs(loss - previous_loss) < h["tolerance_change"]
-            if float(s.abs().max()) <= h["tolerance_change"] or small_change:
+            small_change = abs(loss - previous_loss) < hyper["tolerance_change"]
+            if float(s.abs().max()) <= hyper["tolerance_change"] or small_change:
                 break
         state["func_evals"] += evals
         return torch.tensor(first_loss)

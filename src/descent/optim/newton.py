@@ -33,6 +33,7 @@ import math
 
 import torch
 
+from .. import checks
 from ._fullbatch import Closure, flat_params, functional_loss, loss_and_grad, require_closure, set_params
 from .linesearch import backtracking
 
@@ -40,67 +41,80 @@ MODES = ("auto", "exact", "cg")
 
 
 class Newton(torch.optim.Optimizer):
-    """Damped Newton's method (exact Hessian or Newton-CG) with Armijo backtracking; see the module doc."""
+    """Damped Newton's method (exact Hessian or Newton-CG) with Armijo backtracking; see the module doc.
+
+    >>> import torch
+    >>> w = torch.zeros(2, dtype=torch.float64, requires_grad=True)
+    >>> opt = Newton([w])
+    >>> def closure():  # a quadratic: one Newton step lands on its minimum (1, -2)
+    ...     opt.zero_grad()
+    ...     loss = (w[0] - 1) ** 2 + 10 * (w[1] + 2) ** 2
+    ...     loss.backward()
+    ...     return loss
+    >>> loss_before = opt.step(closure)
+    >>> [round(x, 4) for x in w.tolist()], opt.state[w]["mode"], opt.state[w]["t"]
+    ([1.0, -2.0], 'exact', 1.0)
+    """
 
     def __init__(self, params, lr: float = 1.0, max_iter: int = 1, mode: str = "auto", damping: float = 1e-8,
                  c1: float = 1e-4, shrink: float = 0.5, max_line_search: int = 30,
                  tolerance_grad: float = 1e-12, max_exact_params: int = 2000,
                  max_hessian_bytes: int = 2**30, cg_max_iter: int | None = None):
-        if mode not in MODES:
-            raise ValueError(f"Newton: mode must be one of {', '.join(MODES)}, got mode={mode!r}")
-        checks = (("lr", lr, lr > 0 and math.isfinite(lr)), ("damping", damping, damping >= 0),
-                  ("c1", c1, 0 < c1 < 1), ("shrink", shrink, 0 < shrink < 1),
-                  ("tolerance_grad", tolerance_grad, tolerance_grad >= 0))
-        for name, value, ok in checks:
-            if not ok:
-                raise ValueError(f"Newton: invalid {name}={value!r}")
-        for name, value in (("max_iter", max_iter), ("max_line_search", max_line_search),
-                            ("max_exact_params", max_exact_params), ("max_hessian_bytes", max_hessian_bytes),
-                            ("cg_max_iter", 1 if cg_max_iter is None else cg_max_iter)):
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"Newton: {name} must be a positive integer, got {name}={value!r}")
+        mode = checks.one_of("mode", mode, MODES)
+        lr = checks.positive("lr", lr)
+        damping = checks.nonnegative("damping", damping)
+        c1 = checks.in_unit_interval("c1", c1, open_low=True)
+        shrink = checks.in_unit_interval("shrink", shrink, open_low=True)
+        tolerance_grad = checks.nonnegative("tolerance_grad", tolerance_grad)
+        max_iter = checks.positive_int("max_iter", max_iter)
+        max_line_search = checks.positive_int("max_line_search", max_line_search)
+        max_exact_params = checks.positive_int("max_exact_params", max_exact_params)
+        max_hessian_bytes = checks.positive_int("max_hessian_bytes", max_hessian_bytes)
+        if cg_max_iter is not None:
+            cg_max_iter = checks.positive_int("cg_max_iter", cg_max_iter)
         defaults = dict(lr=lr, max_iter=max_iter, mode=mode, damping=damping, c1=c1, shrink=shrink,
                         max_line_search=max_line_search, tolerance_grad=tolerance_grad,
                         max_exact_params=max_exact_params, max_hessian_bytes=max_hessian_bytes,
                         cg_max_iter=cg_max_iter)
         super().__init__(params, defaults)
 
-    def _mode(self, h: dict, n: int, itemsize: int) -> str:
+    def _mode(self, hyper: dict, n: int, itemsize: int) -> str:
         hessian_bytes = n * n * itemsize
-        fits = hessian_bytes <= h["max_hessian_bytes"]
-        if h["mode"] == "exact" and not fits:
-            raise ValueError(f"Newton: the exact Hessian of {n} parameters needs "
+        fits = hessian_bytes <= hyper["max_hessian_bytes"]
+        if hyper["mode"] == "exact" and not fits:
+            raise ValueError(f"invalid mode='exact' for {n} parameters: their Hessian needs "
                              f"{hessian_bytes / 2**30:.1f} GiB "
-                             f"(max_hessian_bytes={h['max_hessian_bytes']}); use mode='cg' (Newton-CG with "
+                             f"(max_hessian_bytes={hyper['max_hessian_bytes']}); use mode='cg' (Newton-CG with "
                              "Hessian-vector products, O(n) memory)")
-        if h["mode"] == "auto":
-            return "exact" if fits and n <= h["max_exact_params"] else "cg"
-        return h["mode"]
+        if hyper["mode"] == "auto":
+            return "exact" if fits and n <= hyper["max_exact_params"] else "cg"
+        return hyper["mode"]
 
     @torch.no_grad()
     def step(self, closure: Closure | None = None) -> torch.Tensor:  # type: ignore[override]
         """Up to max_iter damped Newton iterations; returns the loss at the start of the step."""
         closure = require_closure(closure, "Newton")
-        h = self.param_groups[0]  # hyperparameters of the first group apply to the whole vector x
+        hyper = self.param_groups[0]  # hyperparameters of the first group apply to the whole vector x
         params = [p for group in self.param_groups for p in group["params"]]
         state = self.state[params[0]]
         f = functional_loss(closure, params, "Newton")
         x = flat_params(params)
-        mode = self._mode(h, x.numel(), x.element_size())
+        mode = self._mode(hyper, x.numel(), x.element_size())
         first_loss = None
-        for _ in range(h["max_iter"]):
+        for _ in range(hyper["max_iter"]):
             # An ordinary closure call for f and g, so its side effects (a trainer keeping the loss) see plain
             # tensors; only the Hessian (or Hv) and the line search's values go through f(x).
             loss, g = loss_and_grad(closure, params, "Newton")
             first_loss = loss if first_loss is None else first_loss
-            if not math.isfinite(loss) or float(g.abs().max()) <= h["tolerance_grad"]:
+            if not math.isfinite(loss) or float(g.abs().max()) <= hyper["tolerance_grad"]:
                 break
             if mode == "exact":
-                d, damping = exact_direction(f, x, g, h["damping"])
+                d, damping = exact_direction(f, x, g, hyper["damping"])
             else:
-                d, damping = cg_direction(f, x, g, h["damping"], h["cg_max_iter"] or x.numel()), h["damping"]
-            found = backtracking(lambda t, x=x, d=d: float(f(x + t * d)), loss, float(g.dot(d)), h["lr"],
-                                 c1=h["c1"], shrink=h["shrink"], max_evals=h["max_line_search"])
+                damping = hyper["damping"]
+                d = cg_direction(f, x, g, damping, hyper["cg_max_iter"] or x.numel())
+            found = backtracking(lambda t, x=x, d=d: float(f(x + t * d)), loss, float(g.dot(d)), hyper["lr"],
+                                 c1=hyper["c1"], shrink=hyper["shrink"], max_evals=hyper["max_line_search"])
             state["n_iter"] = state.get("n_iter", 0) + 1
             state.update(mode=mode, damping=damping, t=found.t, line_search_evals=found.evals)
             if not found.ok:  # the parameters were never written: they stay at the last good x
@@ -116,11 +130,11 @@ def exact_direction(f, x: torch.Tensor, g: torch.Tensor, damping: float) -> tupl
         H = torch.func.jacfwd(torch.func.jacrev(f))(x)
     H = 0.5 * (H + H.T)  # symmetric up to rounding; make it exactly so for Cholesky
     eye = torch.eye(x.numel(), dtype=x.dtype, device=x.device)
-    lam = damping
+    lam = damping  # lambda
     floor = 1e-10 * max(1.0, float(H.diagonal().abs().max()))
     for _ in range(60):
-        L, info = torch.linalg.cholesky_ex(H + lam * eye)
-        if int(info) == 0:
+        L, not_positive_definite = torch.linalg.cholesky_ex(H + lam * eye)
+        if int(not_positive_definite) == 0:
             return torch.cholesky_solve(-g.unsqueeze(1), L).squeeze(1), lam
         lam = max(10.0 * lam, floor)
     return -g, math.inf  # H is not finite: fall back to steepest descent
@@ -136,20 +150,20 @@ def cg_direction(f, x: torch.Tensor, g: torch.Tensor, damping: float, max_iter: 
     """Newton-CG (N&W Algorithm 7.1): CG on (H + damping I) d = -g, truncated at negative curvature."""
     g_norm = float(g.norm())
     tolerance = min(0.5, math.sqrt(g_norm)) * g_norm
-    z = torch.zeros_like(g)
-    r, p = g.clone(), -g
-    rr = float(r.dot(r))
+    z = torch.zeros_like(g)  # the iterate, N&W's z_j
+    r, p = g.clone(), -g  # residual B z + g, search direction
+    residual_sq = float(r.dot(r))
     for j in range(max_iter):
         Bp = hessian_vector_product(f, x, p) + damping * p
         curvature = float(p.dot(Bp))
         if not curvature > 0:  # negative curvature (or NaN): stop; the first iteration falls back to -g
             return -g if j == 0 else z
-        alpha = rr / curvature
+        alpha = residual_sq / curvature
         z = z + alpha * p
         r = r + alpha * Bp
-        rr_new = float(r.dot(r))
-        if math.sqrt(rr_new) < tolerance:
+        new_residual_sq = float(r.dot(r))
+        if math.sqrt(new_residual_sq) < tolerance:
             break
-        p = -r + (rr_new / rr) * p
-        rr = rr_new
+        p = -r + (new_residual_sq / residual_sq) * p
+        residual_sq = new_residual_sq
     return z

@@ -7,6 +7,8 @@ The first-order entries are descent's own classes; ``configs`` label the option 
 
 from __future__ import annotations
 
+import functools
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,7 +38,7 @@ class OptimizerEntry:
     configs:     labelled keyword sets the generic tests run.
     torch_twin:  ``torch_twin(params, **hyper)`` builds the torch.optim optimizer whose update must equal
                  this one's for every config without descent-only options.
-    errors:      (kwargs, message regex) pairs that must raise ValueError.
+    errors:      (kwargs, message regex) pairs that must raise ValueError (every entry's are tested).
     """
 
     name: str
@@ -49,17 +51,39 @@ class OptimizerEntry:
     torch_twin: Callable[..., torch.optim.Optimizer] | None = None
     errors: tuple[tuple[dict[str, Any], str], ...] = ()
 
+    @property
+    def hyperparameters(self) -> frozenset[str]:
+        """The keywords ``factory`` takes besides ``params`` and ``lr`` (read from its signature, once)."""
+        return _keywords(self.factory)
+
+
+@functools.cache
+def _keywords(factory: Callable[..., Any]) -> frozenset[str]:
+    names: set[str] = set()
+    for cls in getattr(factory, "__mro__", (factory,)):
+        init = getattr(cls, "__init__", cls) if isinstance(cls, type) else cls
+        params = inspect.signature(init).parameters.values()
+        names |= {p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+        if not any(p.kind is p.VAR_KEYWORD for p in params):
+            break  # a class whose __init__ takes **options passes them on to its base: read that too
+    return frozenset(names - {"self", "params", "lr"})
+
 
 def _twin(cls: Callable[..., torch.optim.Optimizer], **fixed: Any) -> Callable[..., torch.optim.Optimizer]:
     """torch.optim's class with descent's defaults where they differ (e.g. Momentum's momentum=0.9)."""
     return lambda params, **hyper: cls(params, **{**fixed, **hyper})
 
 
-_BAD_LR = ({"lr": -0.1}, r"lr=-0\.1")
-_BAD_WD = ({"weight_decay": -1.0}, r"weight_decay")
-_BAD_EPS = (({"eps": 0.0}, r"eps=0\.0"), ({"eps": -1e-8}, r"eps"))
-_BAD_BETAS = (({"betas": (1.0, 0.999)}, r"betas\[0\]"), ({"betas": (0.9, -0.1)}, r"betas\[1\]"),
-              ({"betas": (0.9,)}, r"betas"))
+# Every message reads "invalid NAME=VALUE: must be ..." (descent.checks).
+_POSITIVE, _NONNEGATIVE = "must be a positive finite number", "must be a non-negative finite number"
+_BAD_LR = (({"lr": -0.1}, rf"^invalid lr=-0\.1: {_POSITIVE}$"), ({"lr": 0.0}, rf"^invalid lr=0\.0: {_POSITIVE}$"),
+           ({"lr": float("nan")}, r"^invalid lr=nan: "))
+_BAD_WD = ({"weight_decay": -1.0}, rf"^invalid weight_decay=-1\.0: {_NONNEGATIVE}$")
+_BAD_EPS = (({"eps": 0.0}, rf"^invalid eps=0\.0: {_POSITIVE}$"), ({"eps": -1e-8}, r"^invalid eps=-1e-08: "))
+_BAD_BETAS = (({"betas": (1.0, 0.999)}, r"^invalid betas\[0\]=1\.0: must be in \[0, 1\)$"),
+              ({"betas": (0.9, -0.1)}, r"^invalid betas\[1\]=-0\.1: must be in \[0, 1\)$"),
+              ({"betas": (0.9,)}, r"^invalid betas=\(0\.9,\): must be a pair \(beta1, beta2\)$"))
+_NESTEROV = r"^invalid nesterov=True with momentum=.*: Nesterov needs momentum > 0 and dampening = 0$"
 
 
 def _entries() -> list[OptimizerEntry]:
@@ -73,40 +97,44 @@ def _entries() -> list[OptimizerEntry]:
         OptimizerEntry("sgd", SGD, lr=0.1, lab_lr=0.3, torch_twin=o.SGD,
                        configs=(("default", {}), ("decay", {"weight_decay": 0.1}),
                                 ("maximize", {"maximize": True})),
-                       errors=(_BAD_LR, _BAD_WD)),
+                       errors=(*_BAD_LR, _BAD_WD)),
         OptimizerEntry("momentum", Momentum, lr=0.05, lab_lr=0.03, defaults={"momentum": 0.9},
                        torch_twin=_twin(o.SGD, momentum=0.9), configs=momentum_configs,
-                       errors=(_BAD_LR, _BAD_WD, ({"momentum": -0.5}, r"momentum=-0\.5"),
-                               ({"dampening": 2.0}, r"dampening"))),
+                       errors=(*_BAD_LR, _BAD_WD, ({"momentum": -0.5}, rf"^invalid momentum=-0\.5: {_NONNEGATIVE}$"),
+                               ({"dampening": 2.0}, r"^invalid dampening=2\.0: must be in \[0, 1\]$"))),
         OptimizerEntry("nesterov", Nesterov, lr=0.05, lab_lr=0.03, defaults={"momentum": 0.9},
                        torch_twin=_twin(o.SGD, momentum=0.9, nesterov=True),
                        configs=(("default", {}), ("decay", {"weight_decay": 0.1}),
                                 ("lookahead-form", {"lr_in_velocity": True})),
-                       errors=(_BAD_LR, ({"momentum": 0.0}, r"nesterov"), ({"dampening": 0.5}, r"nesterov"))),
+                       errors=(*_BAD_LR, ({"momentum": 0.0}, _NESTEROV), ({"dampening": 0.5}, _NESTEROV))),
         OptimizerEntry("adagrad", AdaGrad, lr=0.02, lab_lr=1.0, torch_twin=o.Adagrad,
                        configs=(("default", {}), ("decay+init", {"lr_decay": 0.01, "weight_decay": 0.1,
                                                                 "initial_accumulator_value": 0.1}),
                                 ("eps-inside", {"eps_inside_sqrt": True, "eps": 1e-7}),
                                 ("maximize", {"maximize": True})),
-                       errors=(_BAD_LR, _BAD_WD, *_BAD_EPS, ({"lr_decay": -1.0}, r"lr_decay"),
-                               ({"initial_accumulator_value": -0.1}, r"initial_accumulator_value"))),
+                       errors=(*_BAD_LR, _BAD_WD, *_BAD_EPS,
+                               ({"lr_decay": -1.0}, rf"^invalid lr_decay=-1\.0: {_NONNEGATIVE}$"),
+                               ({"initial_accumulator_value": -0.1},
+                                rf"^invalid initial_accumulator_value=-0\.1: {_NONNEGATIVE}$"))),
         OptimizerEntry("rmsprop", RMSProp, lr=1e-3, lab_lr=0.1, torch_twin=o.RMSprop,
                        configs=(("default", {}), ("centered+momentum", {"centered": True, "momentum": 0.5}),
                                 ("decay", {"weight_decay": 0.1}), ("eps-inside", {"eps_inside_sqrt": True}),
                                 ("maximize", {"maximize": True})),
-                       errors=(_BAD_LR, _BAD_WD, *_BAD_EPS, ({"alpha": 1.5}, r"alpha=1\.5"),
-                               ({"momentum": -0.1}, r"momentum"))),
+                       errors=(*_BAD_LR, _BAD_WD, *_BAD_EPS,
+                               ({"alpha": 1.5}, r"^invalid alpha=1\.5: must be in \[0, 1\]$"),
+                               ({"momentum": -0.1}, rf"^invalid momentum=-0\.1: {_NONNEGATIVE}$"))),
         OptimizerEntry("adadelta", AdaDelta, lr=1.0, lab_lr=1.0, torch_twin=o.Adadelta,
                        configs=(("default", {}), ("decay", {"weight_decay": 0.1, "rho": 0.95}),
                                 ("maximize", {"maximize": True})),
-                       errors=(_BAD_LR, _BAD_WD, *_BAD_EPS, ({"rho": -0.1}, r"rho=-0\.1"))),
+                       errors=(*_BAD_LR, _BAD_WD, *_BAD_EPS,
+                               ({"rho": -0.1}, r"^invalid rho=-0\.1: must be in \[0, 1\]$"))),
         OptimizerEntry("adam", Adam, lr=3e-3, lab_lr=0.1, torch_twin=o.Adam, configs=adam_configs,
-                       errors=(_BAD_LR, _BAD_WD, *_BAD_EPS, *_BAD_BETAS)),
+                       errors=(*_BAD_LR, _BAD_WD, *_BAD_EPS, *_BAD_BETAS)),
         OptimizerEntry("adamw", AdamW, lr=3e-3, lab_lr=0.1, defaults={"weight_decay": 1e-2},
                        torch_twin=o.AdamW,
                        configs=(("default", {}), ("amsgrad", {"amsgrad": True}),
                                 ("almost", {"bias_correction": False})),
-                       errors=(_BAD_LR, _BAD_WD, *_BAD_BETAS)),
+                       errors=(*_BAD_LR, _BAD_WD, *_BAD_BETAS)),
         # ---- second-order, full batch (closure) ----
         *_second_order_entries(),
     ]
@@ -123,13 +151,19 @@ def _second_order_entries() -> list[OptimizerEntry]:
             # line_search_fn=None gives torch.optim.LBFGS's iterates (tests/optim/test_lbfgs.py checks it);
             # the registry default is the strong-Wolfe search, which a network's loss needs.
             configs=(("fixed step", {"line_search_fn": None}), ("history 5", {"history_size": 5})),
-            errors=(({"lr": -1.0}, "lr"), ({"history_size": 0}, "history_size"),
-                    ({"line_search_fn": "armijo"}, "line_search_fn")),
+            errors=(*_BAD_LR, ({"history_size": 0}, r"^invalid history_size=0: must be a positive integer$"),
+                    ({"max_iter": 2.5}, r"^invalid max_iter=2\.5: must be a positive integer$"),
+                    ({"tolerance_grad": -1}, rf"^invalid tolerance_grad=-1: {_NONNEGATIVE}$"),
+                    ({"line_search_fn": "armijo"},
+                     r"^invalid line_search_fn='armijo': must be one of None, strong_wolfe$")),
         ),
         OptimizerEntry(
             "newton", Newton, lr=1.0, lab_lr=1.0, closure=True,
             configs=(("exact", {"mode": "exact"}), ("cg", {"mode": "cg"}), ("damped", {"damping": 1e-2})),
-            errors=(({"mode": "bfgs"}, "mode"), ({"damping": -1.0}, "damping"), ({"lr": 0.0}, "lr")),
+            errors=(*_BAD_LR, ({"mode": "bfgs"}, r"^invalid mode='bfgs': must be one of auto, exact, cg$"),
+                    ({"damping": -1.0}, rf"^invalid damping=-1\.0: {_NONNEGATIVE}$"),
+                    ({"shrink": 1.0}, r"^invalid shrink=1\.0: must be in \(0, 1\)$"),
+                    ({"cg_max_iter": 0}, r"^invalid cg_max_iter=0: must be a positive integer$")),
         ),
     ]
 
@@ -141,7 +175,16 @@ LECTURE_ORDER = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adadelta"
 
 
 def get(name: str) -> OptimizerEntry:
-    """Look an optimizer up by name; a ValueError lists the known names."""
+    """Look an optimizer up by name (any case, ``-`` or ``_``); a ValueError lists the known names.
+
+    >>> entry = get("AdamW")
+    >>> entry.name, entry.factory.__name__, entry.lr, entry.defaults
+    ('adamw', 'AdamW', 0.003, {'weight_decay': 0.01})
+    >>> get("adamax")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: unknown optimizer 'adamax'; choose from sgd, momentum, nesterov, ..., lbfgs, newton
+    """
     key = name.lower().replace("_", "-")
     if key not in OPTIMIZERS:
         raise ValueError(f"unknown optimizer {name!r}; choose from {', '.join(OPTIMIZERS)}")
@@ -149,7 +192,19 @@ def get(name: str) -> OptimizerEntry:
 
 
 def build(name: str, params: Any, lr: float | None = None, **hyper: Any) -> torch.optim.Optimizer:
-    """Build optimizer ``name`` over ``params`` with its registry defaults, overridden by ``hyper``."""
+    """Build optimizer ``name`` over ``params`` with its registry defaults, overridden by ``hyper``
+    (a ``None`` value keeps the default; ``lr=None`` is the entry's ``lr``).
+
+    >>> import torch
+    >>> w = torch.tensor([1.0, -2.0], requires_grad=True)
+    >>> opt = build("momentum", [w], weight_decay=None)
+    >>> type(opt).__name__, opt.defaults["lr"], opt.defaults["momentum"], opt.defaults["weight_decay"]
+    ('Momentum', 0.05, 0.9, 0.0)
+    >>> (w**2).sum().backward()
+    >>> opt.step()
+    >>> w.detach()  # w - 0.05 * 2w
+    tensor([ 0.9000, -1.8000])
+    """
     entry = get(name)
     kwargs = {**entry.defaults, **{k: v for k, v in hyper.items() if v is not None}}
     return entry.factory(params, lr=entry.lr if lr is None else lr, **kwargs)

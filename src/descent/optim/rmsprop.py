@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._base import FirstOrder, denominator, in_unit_interval, nonnegative, positive
+from .. import checks
+from ._base import FirstOrder, denominator
+from ._fused_cpu import FusedKernel
 
 
 def rmsprop_rule(p, g, h, g_avg, v, *, lr, alpha, eps, eps_inside_sqrt, momentum, weight_decay, maximize):
@@ -45,19 +47,30 @@ class RMSProp(FirstOrder):
 
     Reference: G. Hinton, N. Srivastava and K. Swersky, "Neural networks for machine learning", lecture 6e,
     2012; A. Graves, "Generating sequences with recurrent neural networks", 2013 (centered).
+
+    >>> import torch
+    >>> w = torch.tensor([1.0, -2.0], requires_grad=True)
+    >>> opt = RMSProp([w], lr=0.01, alpha=0.99)
+    >>> (w**2).sum().backward()  # g = 2w; h = 0.01 g*g, so the step is lr * g / sqrt(h) = 0.1 * sign(g)
+    >>> opt.step()
+    >>> w.detach()
+    tensor([ 0.9000, -1.9000])
     """
 
     buffers = ("square_avg", "grad_avg", "momentum_buffer")
     rule = staticmethod(rmsprop_rule)
+    kernel = FusedKernel("rmsprop", scalars=("neg_lr", "alpha", "one_minus_alpha", "eps", "momentum",
+                                             "weight_decay"),
+                         flags=("maximize", "has_weight_decay", "eps_inside_sqrt", "centered", "has_momentum"))
 
     def __init__(self, params: Any, lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8,
                  weight_decay: float = 0.0, momentum: float = 0.0, centered: bool = False, *,
                  eps_inside_sqrt: bool = False, maximize: bool = False, foreach: bool | None = None,
                  fused: bool | None = None):
-        in_unit_interval("alpha", alpha, closed=True)
-        positive("eps", eps)
-        nonnegative("weight_decay", weight_decay)
-        nonnegative("momentum", momentum)
+        alpha = checks.in_unit_interval("alpha", alpha, closed=True)
+        eps = checks.positive("eps", eps)
+        weight_decay = checks.nonnegative("weight_decay", weight_decay)
+        momentum = checks.nonnegative("momentum", momentum)
         defaults = dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum,
                         centered=centered, eps_inside_sqrt=eps_inside_sqrt)
         super().__init__(params, defaults, foreach=foreach, fused=fused, maximize=maximize)
@@ -70,3 +83,11 @@ class RMSProp(FirstOrder):
         return dict(lr=group["lr"], alpha=group["alpha"], eps=group["eps"], momentum=group["momentum"],
                     eps_inside_sqrt=group["eps_inside_sqrt"], weight_decay=group["weight_decay"] or None,
                     maximize=group["maximize"])
+
+    @staticmethod
+    def kernel_arguments(hyper: dict[str, Any], buffers: list[list | None]) -> dict[str, Any]:
+        wd, alpha = hyper["weight_decay"], hyper["alpha"]
+        return dict(neg_lr=-hyper["lr"], alpha=alpha, one_minus_alpha=1 - alpha, eps=hyper["eps"],
+                    momentum=hyper["momentum"], weight_decay=wd or 0.0, maximize=hyper["maximize"],
+                    has_weight_decay=wd is not None, eps_inside_sqrt=hyper["eps_inside_sqrt"],
+                    centered=buffers[1] is not None, has_momentum=buffers[2] is not None)  # grad_avg, momentum_buffer

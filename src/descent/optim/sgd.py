@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._base import FirstOrder, in_unit_interval, nonnegative
+from .. import checks
+from ._base import FirstOrder
+from ._fused_cpu import FusedKernel
 
 
-def momentum_rule(p, g, v, *, lr, rho, keep, scale, weight_decay, nesterov, lr_in_velocity, maximize):
+def momentum_rule(p, g, v, *, lr, rho, rho_t, scale_t, weight_decay, nesterov, lr_in_velocity, maximize):
     """One step for one parameter (or one :class:`TensorList` bucket); ``v is None`` means plain SGD.
 
-    ``keep``/``scale`` are ``rho``/``1 - dampening``, except on the first step where they are 0/1 so that
-    ``v_1 = g_1`` exactly as torch.optim initialises its buffer.
+    ``v <- rho_t v + scale_t g``: ``rho_t``/``scale_t`` are ``rho``/``1 - dampening``, except on the first
+    step where they are 0/1 so that ``v_1 = g_1`` exactly as torch.optim initialises its buffer.
     """
     if maximize:
         g = g.neg()
@@ -22,10 +24,10 @@ def momentum_rule(p, g, v, *, lr, rho, keep, scale, weight_decay, nesterov, lr_i
     elif lr_in_velocity:  # CS231n: v <- rho v - lr g ; w <- w + v  (Nesterov: the look-ahead form)
         if nesterov:
             p.add_(v, alpha=-rho)
-        v.mul_(keep).add_(g, alpha=-lr * scale)
+        v.mul_(rho_t).add_(g, alpha=-lr * scale_t)
         p.add_(v, alpha=1 + rho if nesterov else 1)
     else:  # the notes' code and torch.optim: v <- rho v + g ; w <- w - lr v  (Nesterov: w - lr (g + rho v))
-        v.mul_(keep).add_(g, alpha=scale)
+        v.mul_(rho_t).add_(g, alpha=scale_t)
         p.add_(g.add(v, alpha=rho) if nesterov else v, alpha=-lr)
 
 
@@ -55,18 +57,31 @@ class Momentum(FirstOrder):
 
     Reference: B. T. Polyak, "Some methods of speeding up the convergence of iteration methods", 1964;
     I. Sutskever et al., "On the importance of initialization and momentum in deep learning", ICML 2013.
+
+    >>> import torch
+    >>> w = torch.tensor([1.0, -2.0], requires_grad=True)
+    >>> opt = Momentum([w], lr=0.1, momentum=0.9)
+    >>> for _ in range(2):  # loss = |w|^2, gradient 2w
+    ...     opt.zero_grad()
+    ...     (w**2).sum().backward()
+    ...     opt.step()
+    >>> w.detach()  # step 1: w - 0.1 * 2w; step 2 adds 0.9 times the first velocity
+    tensor([ 0.4600, -0.9200])
     """
 
     buffers = ("momentum_buffer",)
     rule = staticmethod(momentum_rule)
     stateless_without_buffers = True  # momentum = 0: the rule uses neither a velocity nor the step
+    kernel = FusedKernel("momentum", scalars=("rho", "rho_t", "scale_t", "weight_decay", "neg_lr", "neg_rho",
+                                              "neg_lr_scale_t", "one_plus_rho"),
+                         flags=("maximize", "has_weight_decay", "has_velocity", "lr_in_velocity", "nesterov"))
 
     def __init__(self, params: Any, lr: float = 1e-3, momentum: float = 0.9, dampening: float = 0.0,
                  weight_decay: float = 0.0, nesterov: bool = False, *, lr_in_velocity: bool = False,
                  maximize: bool = False, foreach: bool | None = None, fused: bool | None = None):
-        nonnegative("momentum", momentum)
-        in_unit_interval("dampening", dampening, closed=True)
-        nonnegative("weight_decay", weight_decay)
+        momentum = checks.nonnegative("momentum", momentum)
+        dampening = checks.in_unit_interval("dampening", dampening, closed=True)
+        weight_decay = checks.nonnegative("weight_decay", weight_decay)
         if nesterov and (momentum <= 0 or dampening != 0):
             raise ValueError(f"invalid nesterov=True with momentum={momentum!r}, dampening={dampening!r}: "
                              "Nesterov needs momentum > 0 and dampening = 0")
@@ -79,10 +94,19 @@ class Momentum(FirstOrder):
 
     def _hyper(self, group: dict[str, Any], step: int) -> dict[str, Any]:
         rho = group["momentum"]
-        return dict(lr=group["lr"], rho=rho, keep=rho if step > 1 else 0.0,
-                    scale=1.0 - group["dampening"] if step > 1 else 1.0,
+        return dict(lr=group["lr"], rho=rho, rho_t=rho if step > 1 else 0.0,
+                    scale_t=1.0 - group["dampening"] if step > 1 else 1.0,
                     weight_decay=group["weight_decay"] or None, nesterov=group["nesterov"],
                     lr_in_velocity=group["lr_in_velocity"], maximize=group["maximize"])
+
+    @staticmethod
+    def kernel_arguments(hyper: dict[str, Any], buffers: list[list | None]) -> dict[str, Any]:
+        lr, rho, scale_t, wd = hyper["lr"], hyper["rho"], hyper["scale_t"], hyper["weight_decay"]
+        return dict(rho=rho, rho_t=hyper["rho_t"], scale_t=scale_t, weight_decay=wd or 0.0, neg_lr=-lr,
+                    neg_rho=-rho, neg_lr_scale_t=-lr * scale_t, one_plus_rho=1 + rho,
+                    maximize=hyper["maximize"], has_weight_decay=wd is not None,
+                    has_velocity=buffers[0] is not None,  # momentum_buffer
+                    lr_in_velocity=hyper["lr_in_velocity"], nesterov=hyper["nesterov"])
 
 
 class SGD(Momentum):
@@ -93,6 +117,14 @@ class SGD(Momentum):
     Defaults ``lr=1e-3``, ``weight_decay=0``, as ``torch.optim.SGD()`` (whose default momentum is 0);
     Keras ``SGD`` and Optax ``sgd`` are the same rule. Reference: H. Robbins and S. Monro, "A stochastic
     approximation method", 1951. Momentum is :class:`Momentum`; this class is its ``momentum=0`` case.
+
+    >>> import torch
+    >>> w = torch.tensor([1.0, -2.0], requires_grad=True)
+    >>> opt = SGD([w], lr=0.1)
+    >>> (w**2).sum().backward()  # gradient 2w = [2, -4]
+    >>> opt.step()
+    >>> w.detach()  # w - 0.1 * 2w
+    tensor([ 0.8000, -1.6000])
     """
 
     def __init__(self, params: Any, lr: float = 1e-3, weight_decay: float = 0.0, *, maximize: bool = False,
@@ -108,6 +140,14 @@ class Nesterov(Momentum):
     look-ahead form :math:`\tilde w_{t+1} = \tilde w_t + v_{t+1} + \rho (v_{t+1} - v_t)`.
     Reference: Y. Nesterov, "A method for solving the convex programming problem with convergence rate
     O(1/k^2)", 1983.
+
+    >>> import torch
+    >>> w = torch.tensor([1.0, -2.0], requires_grad=True)
+    >>> opt = Nesterov([w], lr=0.1, momentum=0.9)
+    >>> (w**2).sum().backward()  # gradient g = 2w, and v_1 = g
+    >>> opt.step()
+    >>> w.detach()  # w - 0.1 (g + 0.9 v_1) = w - 0.1 * 1.9 * 2w
+    tensor([ 0.6200, -1.2400])
     """
 
     def __init__(self, params: Any, lr: float = 1e-3, momentum: float = 0.9, dampening: float = 0.0,
