@@ -20,13 +20,13 @@ import argparse
 import statistics
 import tempfile
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import torch
 
 from descent._io import ensure_dir, save_figure, write_json
-from descent.train import Callback, TrainConfig, run_training
+from descent.config import TrainConfig
+from descent.train import Callback, run_training
 from descent.train.ensemble import Snapshots, ensemble_accuracy, snapshot_cycle_end_steps
 
 
@@ -51,7 +51,7 @@ def train(cfg: TrainConfig, callbacks=()) -> dict:
 
 
 def overfitting(epochs: int, seeds: tuple[int, ...]) -> list[dict]:
-    base = TrainConfig(data="mnist1d", train_subset=500, model="mlp", width=512, depth=2, epochs=epochs,
+    base = TrainConfig.of(data="mnist1d", train_subset=500, model="mlp", width=512, depth=2, epochs=epochs,
                        checkpoint_every=0, monitor=False, progress=False, threads=1)
     methods = [("none", {}), ("L2 (lambda=1e-2)", {"l2": 1e-2}), ("dropout (p=0.5)", {"dropout": 0.5}),
                ("DropConnect (p=0.5)", {"dropconnect": 0.5}), ("augment (default)", {"augment": "default"})]
@@ -60,7 +60,7 @@ def overfitting(epochs: int, seeds: tuple[int, ...]) -> list[dict]:
         train_acc, test_acc = [], []
         for seed in seeds:
             probe = FinalTrainAccuracy()
-            metrics = train(replace(base, seed=seed, **change), [probe])
+            metrics = train(base.replace(seed=seed, **change), [probe])
             train_acc.append(probe.accuracy)
             test_acc.append(metrics["final_test_accuracy"])
         rows.append({"method": name, "train_accuracy": statistics.mean(train_acc),
@@ -77,13 +77,13 @@ def overfitting(epochs: int, seeds: tuple[int, ...]) -> list[dict]:
 
 
 def ensembles(epochs: int, k: int, seeds: tuple[int, ...], n_independent: int) -> dict:
-    base = TrainConfig(data="mnist1d", model="mlp", lr=0.02, epochs=epochs, checkpoint_every=0, monitor=False,
+    base = TrainConfig.of(data="mnist1d", model="mlp", lr=0.02, epochs=epochs, checkpoint_every=0, monitor=False,
                        progress=False, threads=1)
-    steps_per_epoch = -(-3600 // base.batch_size)  # 4000 MNIST-1D training signals, 10% for validation
+    steps_per_epoch = -(-3600 // base.run.batch_size)  # 4000 MNIST-1D training signals, 10% for validation
     snapshot_runs = []
     for seed in seeds:
         snapshots = Snapshots(k, snapshot_cycle_end_steps(epochs, k, steps_per_epoch))
-        metrics = train(replace(base, seed=seed, snapshots=k), [snapshots])
+        metrics = train(base.replace(seed=seed, snapshots=k), [snapshots])
         if metrics["steps"] != steps_per_epoch * epochs:
             raise RuntimeError(f"expected {steps_per_epoch * epochs} steps, the trainer made {metrics['steps']}")
         snapshot_runs.append(snapshots.summary())
@@ -91,7 +91,7 @@ def ensembles(epochs: int, k: int, seeds: tuple[int, ...], n_independent: int) -
     kept = []
     for seed in range(100, 100 + n_independent):
         keep = KeepModel()
-        train(replace(base, seed=seed, epochs=cycle, schedule="cosine"), [keep])
+        train(base.replace(seed=seed, epochs=cycle, schedule="cosine"), [keep])
         kept.append(keep)
     x, y = kept[0].test
     singles = [ensemble_accuracy([m.model], x, y) for m in kept]
@@ -117,12 +117,12 @@ def ensembles(epochs: int, k: int, seeds: tuple[int, ...], n_independent: int) -
 
 
 def init_sweep(epochs: int, stds: list[float]) -> list[dict]:
-    base = TrainConfig(data="mnist1d", model="mlp", width=256, depth=6, activation="tanh", optimizer="momentum",
+    base = TrainConfig.of(data="mnist1d", model="mlp", width=256, depth=6, activation="tanh", optimizer="momentum",
                        epochs=epochs, checkpoint_every=0, monitor=False, progress=False, threads=1)
     rows = []
     for batchnorm in (False, True):
         for init, std in [("xavier", None)] + [("normal", s) for s in stds]:
-            cfg = replace(base, batchnorm=batchnorm, init=init, init_std=std or base.init_std)
+            cfg = base.replace(batchnorm=batchnorm, init=init, init_std=std or base.model.init_std)
             metrics = train(cfg)
             rows.append({"batchnorm": batchnorm, "init": init, "std": std,
                          "test_accuracy": metrics["final_test_accuracy"],

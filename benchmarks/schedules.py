@@ -21,8 +21,8 @@ from pathlib import Path
 import torch
 
 from descent import _io
+from descent.config import TrainConfig
 from descent.train import run_training
-from descent.train.config import TrainConfig
 
 
 def decays(epochs: int) -> dict[str, str]:
@@ -58,7 +58,7 @@ def main() -> None:
         for opt in optimizers:
             for label, spec in specs.items():
                 for seed in range(args.seeds):
-                    cfg = TrainConfig(data=args.data, optimizer=opt, epochs=args.epochs, seed=seed,
+                    cfg = TrainConfig.of(data=args.data, optimizer=opt, epochs=args.epochs, seed=seed,
                                       schedule=spec, schedule_per="epoch", monitor=False,
                                       checkpoint_every=0, progress=False)
                     out = Path(scratch) / f"{opt}-{label.replace('/', '_')}-{seed}"

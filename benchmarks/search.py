@@ -15,14 +15,13 @@ import argparse
 import statistics
 import tempfile
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import torch
 
+from descent.config import TrainConfig
 from descent.search import parse_space, run_search
 from descent.train import run_training
-from descent.train.config import TrainConfig
 
 # the learning rate (four decades) decides almost everything; a little weight decay barely matters in 3 epochs
 SPACE = "lr=1e-4:1e0:log,weight_decay=1e-6:1e-3:log"
@@ -32,7 +31,7 @@ def best_of(method: str, base: TrainConfig, space: str, trials: int, seed: int, 
     out = root / f"{method}-{seed}"
 
     def objective(params, label):
-        metrics = run_training(replace(base, **params), out / "trials" / label)
+        metrics = run_training(base.replace(**params), out / "trials" / label)
         return float(metrics["val_accuracy"])
 
     rows = run_search(objective, parse_space(space), out, trials, method=method, seed=seed)
@@ -52,7 +51,7 @@ def main() -> None:
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         for seed in range(args.repeats):
-            base = TrainConfig(data="mnist1d", model="cnn", width=32, optimizer="sgd", epochs=args.epochs,
+            base = TrainConfig.of(data="mnist1d", model="cnn", width=32, optimizer="sgd", epochs=args.epochs,
                                seed=seed, batch_size=128, monitor=False, checkpoint_every=0, progress=False,
                                threads=1)
             for method in results:

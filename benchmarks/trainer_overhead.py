@@ -16,9 +16,10 @@ import torch
 from torch import nn
 
 from descent import data
+from descent.config import TrainConfig
 from descent.models import build_model
 from descent.optim import registry
-from descent.train import TrainConfig, Trainer
+from descent.train import BatchPlan, LearningRate, Trainer
 
 
 def hand_loop(model: nn.Module, opt: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor,
@@ -56,25 +57,27 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--optimizer", default="adam")
     args = ap.parse_args()
-    cfg = TrainConfig(epochs=args.epochs, optimizer=args.optimizer, monitor=False, progress=False)
-    splits = data.load(cfg.data, seed=cfg.seed)
+    cfg = TrainConfig.of(epochs=args.epochs, optimizer=args.optimizer, monitor=False, progress=False)
+    splits = data.load(cfg.data.name, seed=cfg.run.seed)
     # the trainer evaluates the validation split each epoch; the loop does the same work to be comparable
     x, y = splits.train
 
     def fresh() -> tuple[nn.Module, torch.optim.Optimizer]:
         torch.manual_seed(0)
-        model = build_model(cfg, splits)
-        return model, registry.build(cfg.optimizer, model.parameters())
+        model = build_model(cfg.model, splits)
+        return model, registry.build(cfg.optimizer.name, model.parameters())
 
     def run_loop() -> float:
         model, opt = fresh()
         t = time.perf_counter()
-        hand_loop(model, opt, x, y, splits.val, cfg.batch_size, cfg.epochs, cfg.seed)
+        hand_loop(model, opt, x, y, splits.val, cfg.run.batch_size, cfg.run.epochs, cfg.run.seed)
         return time.perf_counter() - t
 
     def run_trainer() -> float:
         model, opt = fresh()
-        trainer = Trainer(model, opt, splits, cfg)
+        # as `descent train` builds it: the batch plan, and the learning-rate controller every job has
+        plan = BatchPlan.make(len(x), cfg.run.batch_size, cfg.run.epochs, cfg.run.seed)
+        trainer = Trainer(model, opt, splits, plan, callbacks=[LearningRate(opt)])
         t = time.perf_counter()
         trainer.fit()
         return time.perf_counter() - t
@@ -90,8 +93,8 @@ def main() -> None:
             trainer_times.append(run_trainer())
     loop_med, trainer_med = statistics.median(loop_times), statistics.median(trainer_times)
     ratio = statistics.median(t / lo for t, lo in zip(trainer_times, loop_times, strict=True))
-    steps = cfg.epochs * math.ceil(len(x) / cfg.batch_size)
-    print(f"{steps} steps of {cfg.optimizer} on {splits.name}, {args.repeats} interleaved repeats, torch threads "
+    steps = cfg.run.epochs * math.ceil(len(x) / cfg.run.batch_size)
+    print(f"{steps} steps of {cfg.optimizer.name} on {splits.name}, {args.repeats} interleaved repeats, torch threads "
           f"{torch.get_num_threads()}")
     print(f"  hand-written loop   median {loop_med * 1e3:8.1f} ms")
     print(f"  descent Trainer     median {trainer_med * 1e3:8.1f} ms")

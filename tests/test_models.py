@@ -9,14 +9,14 @@ import torch
 from torch import nn
 
 from descent import data
+from descent.config import ModelConfig
 from descent.models import MLP, CNN1d, CNN2d, build_model, initialize
-from descent.train.config import TrainConfig
 
 
 @pytest.mark.parametrize("name,kind_type", [("spiral", MLP), ("mnist1d", CNN1d), ("digits", CNN2d)])
 def test_auto_model_per_dataset(name, kind_type):
     s = data.load(name, train_subset=16)
-    model = build_model(TrainConfig(data=name), s)
+    model = build_model(ModelConfig(), s)
     assert isinstance(model, kind_type)
     assert model(s.train[0][:5]).shape == (5, s.num_classes)
 
@@ -53,11 +53,11 @@ def test_initialization_scale_matches_its_formula(init, activation):
 
 def test_bad_model_settings():
     s = data.load("spiral", train_subset=8)
-    with pytest.raises(ValueError, match="unknown model 'resnet'"):
-        build_model(TrainConfig(model="resnet"), s)
-    with pytest.raises(ValueError, match="needs signals or images"):
-        build_model(TrainConfig(model="cnn"), s)
-    with pytest.raises(ValueError, match="dropout probability must be in"):
+    with pytest.raises(ValueError, match="invalid model='resnet': must be one of auto, mlp, cnn"):
+        build_model(ModelConfig(arch="resnet"), s)
+    with pytest.raises(ValueError, match="invalid model='cnn': must be mlp .* vectors"):
+        build_model(ModelConfig(arch="cnn"), s)
+    with pytest.raises(ValueError, match=r"invalid dropout=1.0: must be in \[0, 1\)"):
         MLP(2, 2, dropout=1.0)
-    with pytest.raises(ValueError, match="unknown activation 'gelu'"):
+    with pytest.raises(ValueError, match="invalid activation='gelu': must be one of relu"):
         MLP(2, 2, activation="gelu")

@@ -1,3 +1,3 @@
 """descent: optimizers, schedules and a command-line lab for 'Training Neural Networks II'."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

@@ -28,6 +28,11 @@ from ._io import atomic_open
 from .errors import DescentError
 
 DATASETS = ("mnist1d", "digits", "spiral", "mnist", "fashion-mnist", "cifar10")
+# what each dataset's examples are: the model and the augmentations that fit them follow from it
+KINDS = {"mnist1d": "signal1d", "digits": "image", "spiral": "vector", "mnist": "image",
+         "fashion-mnist": "image", "cifar10": "image"}
+# the datasets read from files the user has (``data_dir``); the others are generated or ship with a package
+FROM_FILES = ("mnist", "fashion-mnist", "cifar10")
 
 
 @dataclass

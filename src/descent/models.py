@@ -13,9 +13,12 @@ from typing import TYPE_CHECKING
 import torch
 from torch import nn
 
+from . import checks
+from .layers import DropConnectLinear
+
 if TYPE_CHECKING:
+    from .config import ModelConfig
     from .data import Splits
-    from .train.config import TrainConfig
 
 ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid}
 INITS = ("he", "xavier", "normal")
@@ -23,19 +26,14 @@ MODELS = ("auto", "mlp", "cnn")
 
 
 def _check(activation: str, init: str, dropout: float, dropconnect: float) -> None:
-    if activation not in ACTIVATIONS:
-        raise ValueError(f"unknown activation {activation!r}; choose from {', '.join(ACTIVATIONS)}")
-    if init not in INITS:
-        raise ValueError(f"unknown init {init!r}; choose from {', '.join(INITS)}")
-    for name, p in (("dropout", dropout), ("dropconnect", dropconnect)):
-        if not 0.0 <= p < 1.0:
-            raise ValueError(f"{name} probability must be in [0, 1), got {p!r}")
+    checks.one_of("activation", activation, ACTIVATIONS)
+    checks.one_of("init", init, INITS)
+    checks.in_unit_interval("dropout", dropout)
+    checks.in_unit_interval("dropconnect", dropconnect)
 
 
 def _linear(n_in: int, n_out: int, dropconnect: float) -> nn.Module:
     if dropconnect > 0:
-        from .layers import DropConnectLinear
-
         return DropConnectLinear(n_in, n_out, p=dropconnect)
     return nn.Linear(n_in, n_out)
 
@@ -159,14 +157,13 @@ def initialize(model: nn.Module, init: str = "he", std: float = 0.01, activation
     return model
 
 
-def build_model(cfg: TrainConfig, splits: Splits) -> nn.Module:
-    """The network a config asks for, sized for the data (``model=auto``: CNN for signals and images)."""
-    if cfg.model not in MODELS:
-        raise ValueError(f"unknown model {cfg.model!r}; choose from {', '.join(MODELS)}")
-    kind = splits.kind if cfg.model == "auto" else None
-    arch = "cnn" if (cfg.model == "cnn" or kind in ("signal1d", "image")) else "mlp"
+def build_model(cfg: ModelConfig, splits: Splits) -> nn.Module:
+    """The network a config asks for, sized for the data (``arch=auto``: CNN for signals and images)."""
+    checks.one_of("model", cfg.arch, MODELS)
+    kind = splits.kind if cfg.arch == "auto" else None
+    arch = "cnn" if (cfg.arch == "cnn" or kind in ("signal1d", "image")) else "mlp"
     if arch == "cnn" and splits.kind == "vector":
-        raise ValueError(f"model 'cnn' needs signals or images, but {splits.name!r} holds vectors; use --model mlp")
+        raise checks.invalid("model", "cnn", f"mlp for {splits.name!r}, whose examples are vectors")
     common = dict(activation=cfg.activation, dropout=cfg.dropout, dropconnect=cfg.dropconnect)
     if cfg.batchnorm is not None:
         common["batchnorm"] = cfg.batchnorm

@@ -21,7 +21,7 @@ def test_compare_two_optimizers(tmp_path, run_cli):
     for r in rows:
         assert float(r["lr"]) == OPTIMIZERS[r["optimizer"]].lr  # each at its registry lr
         metrics = json.loads((tmp_path / r["optimizer"] / "metrics.json").read_text())
-        assert metrics["config"]["optimizer"] == r["optimizer"]
+        assert metrics["config"]["optimizer"]["name"] == r["optimizer"]
         assert float(r["test_accuracy"]) == pytest.approx(metrics["test_accuracy"])
         assert float(r["best_val_accuracy"]) == pytest.approx(max(h["val_accuracy"] for h in _history(tmp_path, r)))
         assert (tmp_path / r["optimizer"] / "report.html").is_file()
@@ -48,7 +48,7 @@ def _first_loss(run_dir):
 @pytest.mark.parametrize("argv, needle", [
     (["--optimizers", "sgd,nope"], "unknown optimizer 'nope'"),
     (["--optimizers", " , "], "no optimizer named"),
-    (["--epochs", "0"], "expected a positive integer"),
+    (["--epochs", "0"], "invalid --epochs='0': must be a positive integer"),
 ])
 def test_compare_bad_input(tmp_path, run_cli, argv, needle):
     code, _, err = run_cli("compare", "--out", tmp_path / "out", *FAST, *argv)

@@ -25,7 +25,8 @@ def test_random_search_runs_and_resumes(tmp_path, run_cli):
     for r in rows:
         assert 1e-3 <= float(r["lr"]) <= 1e-1 and 1e-6 <= float(r["weight_decay"]) <= 1e-3
         metrics = json.loads((tmp_path / "trials" / f"search-{int(r['trial']):04d}" / "metrics.json").read_text())
-        assert metrics["config"]["lr"] == pytest.approx(float(r["lr"]))  # the trial trained with its params
+        # the trial trained with its params
+        assert metrics["config"]["optimizer"]["lr"] == pytest.approx(float(r["lr"]))
         assert float(r["value"]) == pytest.approx(metrics["val_accuracy"])
     assert (tmp_path / "scatter.png").read_bytes()[:4] == b"\x89PNG" and (tmp_path / "study.db").is_file()
     assert "best of 3 trials" in out and "report.html" in out
@@ -50,8 +51,8 @@ def test_grid_search_uses_the_grid(tmp_path, run_cli):
     (["--space", "lr=1:0.1"], "low < high"),
     (["--storage", "sqlite:////nonexistent/dir/study.db"], "cannot open storage"),
     (["--storage", "nosuchdb://localhost/x"], "storage"),
-    (["--method", "bayes"], "invalid choice"),
-    (["--trials", "0"], "expected a positive integer"),
+    (["--method", "bayes"], "invalid --method='bayes': must be one of random, grid"),
+    (["--trials", "0"], "invalid --trials='0': must be a positive integer"),
 ])
 def test_search_bad_input(tmp_path, run_cli, argv, needle):
     code, _, err = run_cli("search", "--out", tmp_path / "out", "--trials", "1", *FAST, *argv)

@@ -18,7 +18,7 @@ def test_train_writes_its_outputs(tmp_path, run_cli):
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     for key in ("test_accuracy", "val_accuracy", "train_seconds", "config"):
         assert key in metrics
-    assert metrics["config"]["data"] == "spiral" and 0.0 <= metrics["test_accuracy"] <= 1.0
+    assert metrics["config"]["data"]["name"] == "spiral" and 0.0 <= metrics["test_accuracy"] <= 1.0
     assert (tmp_path / "history.csv").read_text().count("\n") == 3  # header + 2 epochs
     assert (tmp_path / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "test accuracy" in out
@@ -27,15 +27,15 @@ def test_train_writes_its_outputs(tmp_path, run_cli):
 @pytest.mark.parametrize(
     "argv,needle",
     [
-        (["--data", "nope"], "unknown dataset 'nope'"),
-        (["--optimizer", "sgdd"], "unknown optimizer 'sgdd'"),
-        (["--batch-size", "0"], "expected a positive integer, got '0'"),
-        (["--epochs", "-1"], "expected a positive integer, got '-1'"),
-        (["--lr", "-0.1"], "got '-0.1'"),
-        (["--lr", "nan"], "got 'nan'"),
-        (["--dropout", "1.5"], "got '1.5'"),
+        (["--data", "nope"], "invalid data='nope': must be one of mnist1d, digits"),
+        (["--optimizer", "sgdd"], "invalid optimizer='sgdd': must be one of sgd, momentum"),
+        (["--batch-size", "0"], "invalid --batch-size='0': must be a positive integer"),
+        (["--epochs", "-1"], "invalid --epochs='-1': must be a positive integer"),
+        (["--lr", "-0.1"], "invalid --lr='-0.1': must be a positive finite number"),
+        (["--lr", "nan"], "invalid --lr='nan': must be a positive finite number"),
+        (["--dropout", "1.5"], "invalid --dropout='1.5': must be a probability in [0, 1)"),
         (["--data", "mnist", "--data-dir", "/nonexistent"], "does not exist"),
-        (["--optimizer", "adam", "--momentum", "0.9"], "has no hyperparameter 'momentum'"),
+        (["--optimizer", "adam", "--momentum", "0.9"], "invalid momentum=0.9: must be a hyperparameter of adam"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(tmp_path, run_cli, argv, needle):
@@ -52,7 +52,7 @@ def test_resume_from_a_damaged_checkpoint_is_an_error(tmp_path, run_cli):
     assert code == 0, err
     (tmp_path / "checkpoint.pt").write_bytes(b"garbage")
     code, _, err = run_cli("train", "--out", tmp_path, *FAST, "--resume")
-    assert code == 2 and "truncated or corrupted" in err
+    assert code == 2 and "is damaged: truncated, or not written by torch.save" in err
 
 
 def test_module_entry_point_and_help():

@@ -115,7 +115,7 @@ def test_ema_follows_its_recurrence():
 
 @pytest.mark.parametrize("decay", [-0.1, 1.0, 2, "0.9"])
 def test_ema_bad_decay(decay):
-    with pytest.raises(ValueError, match=r"decay must be in \[0, 1\), got"):
+    with pytest.raises(ValueError, match=r"invalid ema=.*: must be in \[0, 1\)"):
         EMA(decay)
 
 
@@ -130,10 +130,10 @@ def test_snapshot_cycles_split_the_epochs():
 
 
 @pytest.mark.parametrize("epochs, k, match", [
-    (10, 1, r"snapshots must be an integer >= 2 \(one snapshot is no ensemble\), got 1"),
-    (10, 0, r"snapshots must be an integer >= 2 .* got 0"),
-    (3, 4, r"snapshots must be at most epochs \(3\): .* got 4"),
-    (0, 2, r"epochs must be a positive integer, got 0"),
+    (10, 1, r"invalid snapshots=1: must be an integer >= 2 \(one snapshot is no ensemble\)"),
+    (10, 0, r"invalid snapshots=0: must be an integer >= 2"),
+    (3, 4, r"invalid snapshots=4: must be at most epochs=3"),
+    (0, 2, r"invalid epochs=0: must be a positive integer"),
 ])
 def test_snapshot_cycles_bad_input(epochs, k, match):
     with pytest.raises(ValueError, match=match):
@@ -171,10 +171,10 @@ def test_snapshots_copy_the_weights_at_each_cycle_end():
 
 
 @pytest.mark.parametrize("k, ends, match", [
-    (1, [3], r"snapshots must be an integer >= 2 .* got 1"),
-    (3, [2, 4], r"cycle_end_steps must hold k=3 steps, got 2"),
-    (2, [4, 4], r"cycle_end_steps must be increasing positive integers, got \[4, 4\]"),
-    (2, [0, 4], r"cycle_end_steps must be increasing positive integers, got \[0, 4\]"),
+    (1, [3], r"invalid snapshots=1: must be an integer >= 2"),
+    (3, [2, 4], r"invalid cycle_end_steps=\[2, 4\]: must be k=3 steps"),
+    (2, [4, 4], r"invalid cycle_end_steps=\[4, 4\]: must be increasing positive integers"),
+    (2, [0, 4], r"invalid cycle_end_steps=\[0, 4\]: must be increasing positive integers"),
 ])
 def test_snapshots_bad_input(k, ends, match):
     with pytest.raises(ValueError, match=match):

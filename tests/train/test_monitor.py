@@ -6,14 +6,15 @@ import copy
 import json
 import math
 import sys
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
 import torch
 from torch import nn
 
+from descent.config import TrainConfig
 from descent.errors import DescentError
+from descent.train import overfit_check, run_training
 from descent.train.callbacks import StopTraining
 from descent.train.monitor import Monitor, dead_fraction, expected_first_loss, update_to_weight_ratio
 
@@ -27,7 +28,7 @@ class FakeTrainer:
         g = torch.Generator().manual_seed(seed)
         self.x = torch.randn(steps_per_epoch * batch, 20, generator=g)
         self.y = torch.randint(0, C, (steps_per_epoch * batch,), generator=g)
-        self.model, self.cfg, self.num_classes = model, SimpleNamespace(loss=loss), C
+        self.model, self.num_classes = model, C
         self.optimizer = torch.optim.SGD(model.parameters(), lr=lr)
         self.callbacks, self.batch, self.steps_per_epoch = list(callbacks), batch, steps_per_epoch
         self.step, self.epoch, self.iter_losses, self.history = 0, 0, [], []
@@ -224,22 +225,19 @@ def test_first_loss_levels(factor, level) -> None:
 
 
 def test_overfit_check_passes_and_fails() -> None:
-    from descent.train import TrainConfig
-    from descent.train.monitor import overfit_check
 
-    cfg = TrainConfig(data="spiral", model="mlp", optimizer="adam", dropout=0.5, l2=1e-2, seed=0)
+    cfg = TrainConfig.of(data="spiral", model="mlp", optimizer="adam", dropout=0.5, l2=1e-2, seed=0)
     result = overfit_check(cfg, examples=20, steps=300)
     assert result["passed"] and result["train_accuracy"] == 1.0 and result["steps"] <= 300
     assert result["final_loss"] < result["first_loss"] and "passed" in result["message"]
-    stuck = overfit_check(TrainConfig(data="spiral", model="mlp", optimizer="sgd", lr=1e-6), steps=20)
+    stuck = overfit_check(TrainConfig.of(data="spiral", model="mlp", optimizer="sgd", lr=1e-6), steps=20)
     assert not stuck["passed"] and stuck["steps"] == 20 and "FAILED" in stuck["message"]
 
 
 def test_in_run_training_resume_continues_the_series(tmp_path) -> None:
-    from descent.train import TrainConfig, run_training
 
     def cfg(epochs):  # batches of 8: well over 50 steps an epoch, so each part samples several steps
-        return TrainConfig(data="spiral", model="mlp", batch_size=8, epochs=epochs, progress=False)
+        return TrainConfig.of(data="spiral", model="mlp", batch_size=8, epochs=epochs, progress=False)
 
     first = run_training(cfg(2), tmp_path)["monitor"]
     resumed = run_training(cfg(4), tmp_path, resume=True)["monitor"]
@@ -253,9 +251,8 @@ def test_in_run_training_resume_continues_the_series(tmp_path) -> None:
 
 
 def test_in_run_training_a_diverging_run_is_stopped_with_a_diagnosis(tmp_path) -> None:
-    from descent.train import TrainConfig, run_training
 
-    cfg = TrainConfig(data="spiral", model="mlp", optimizer="sgd", lr=1e3, epochs=5, progress=False,
+    cfg = TrainConfig.of(data="spiral", model="mlp", optimizer="sgd", lr=1e3, epochs=5, progress=False,
                       checkpoint_every=0)
     metrics = run_training(cfg, tmp_path)
     assert "exploded" in metrics["stop_reason"] or "became" in metrics["stop_reason"]
@@ -263,9 +260,8 @@ def test_in_run_training_a_diverging_run_is_stopped_with_a_diagnosis(tmp_path) -
 
 
 def test_closure_optimizer_keeps_the_series_aligned(tmp_path) -> None:
-    from descent.train import TrainConfig, run_training
 
-    cfg = TrainConfig(data="spiral", model="mlp", optimizer="lbfgs", epochs=3, progress=False, checkpoint_every=0)
+    cfg = TrainConfig.of(data="spiral", model="mlp", optimizer="lbfgs", epochs=3, progress=False, checkpoint_every=0)
     series = run_training(cfg, tmp_path)["monitor"]["series"]
     assert series["step"] == [0]  # sampled at step 0 only (every=50), once despite several closure calls
     assert all(len(v) == 1 for v in series["act_std"].values())
@@ -277,9 +273,8 @@ def test_tensorboard_events_hold_the_run_history(tmp_path) -> None:
 
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    from descent.train import TrainConfig, run_training
 
-    run_training(TrainConfig(data="spiral", model="mlp", epochs=3, tensorboard=True, train_subset=200), tmp_path)
+    run_training(TrainConfig.of(data="spiral", model="mlp", epochs=3, tensorboard=True, train_subset=200), tmp_path)
     events = list((tmp_path / "tensorboard").glob("events.out.tfevents.*"))
     assert len(events) == 1
     acc = EventAccumulator(str(events[0]))

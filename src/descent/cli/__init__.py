@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import re
 import sys
 
 from ..errors import DescentError, one_line
@@ -17,11 +18,22 @@ from ..errors import DescentError, one_line
 COMMANDS = ("train", "compare", "search", "ensemble", "gradcheck", "lab")
 
 
+def one_wording(message: str) -> str:
+    """argparse's messages about one flag's value in descent's wording: ``invalid --FLAG=VALUE: must be ...``."""
+    typed = re.fullmatch(r"argument (\S+?)(?:/\S+)?: invalid value (.*?): must be (.*)", message, re.S)
+    if typed:
+        return f"invalid {typed[1]}={typed[2]}: must be {typed[3]}"
+    choice = re.fullmatch(r"argument (\S+?)(?:/\S+)?: invalid choice: (.*?) \(choose from (.*)\)", message, re.S)
+    if choice:
+        return f"invalid {choice[1]}={choice[2]}: must be one of {choice[3].replace(chr(39), '')}"
+    return message
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse, but an error is one line and exit status 2 (argparse's own convention)."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        self.exit(2, f"{self.prog}: error: {one_line(message)}\n")
+        self.exit(2, f"{self.prog}: error: {one_line(one_wording(message))}\n")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,4 +1,8 @@
-"""Argument types shared by the sub-commands: each rejects a bad value with a message naming it."""
+"""Argument types shared by the sub-commands: each rejects a bad value with a message naming it.
+
+argparse prefixes a type's message with the flag (``argument --lr: invalid value '-1': must be ...``);
+:func:`descent.cli.one_wording` turns that into :mod:`descent.checks`' wording, ``invalid --lr='-1': must be ...``.
+"""
 
 from __future__ import annotations
 
@@ -8,15 +12,15 @@ from collections.abc import Callable
 
 
 def _number(cast: Callable[[str], float], ok: Callable[[float], bool], expected: str) -> Callable[[str], float]:
-    """An argparse type: ``cast(text)`` must satisfy ``ok``; otherwise 'expected <expected>, got <text>'."""
+    """An argparse type: ``cast(text)`` must satisfy ``ok``; otherwise 'invalid value <text>: must be <expected>'."""
 
     def parse(text: str) -> float:
         try:
             value = cast(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
+            raise argparse.ArgumentTypeError(f"invalid value {text!r}: must be {expected}") from None
         if not ok(value):
-            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
+            raise argparse.ArgumentTypeError(f"invalid value {text!r}: must be {expected}")
         return value
 
     parse.__name__ = expected.replace(" ", "_")  # argparse names the type in some messages

@@ -9,34 +9,37 @@ optimizer (at its registry learning rate) differs. Outputs in ``--out``: one fol
 from __future__ import annotations
 
 import time
-from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
-from .._io import ensure_dir, save_figure, write_csv
+from .._io import ensure_dir, write_csv
+from ..config import TrainConfig
 from ..optim.registry import LECTURE_ORDER, get
-from ..train.callbacks import Callback
-from ..train.config import TrainConfig
+from ..report import plot_comparison, write_comparison_report
+from ..train import Callback, run_training
+from ._config import add_training_arguments, config_from_args
 
 # The demo's defaults: about a minute and a half for the seven optimizers, one torch thread (a busy
 # two-core machine runs a small CNN several times slower with two threads than with one).
 DEMO_EPOCHS = 8
 
 
-def register(sub) -> None:
-    from .train import add_training_arguments
+BASE = TrainConfig().replace(epochs=DEMO_EPOCHS, threads=1)
 
+
+def register(sub) -> None:
     p = sub.add_parser("compare", help="train the same model with each optimizer and overlay the curves",
                        description=__doc__.split("\n\n")[0])
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--optimizers", default=",".join(LECTURE_ORDER),
                    help="comma-separated registry names, each at its registry lr (default: %(default)s)")
-    add_training_arguments(p, TrainConfig(epochs=DEMO_EPOCHS, threads=1))
+    add_training_arguments(p, BASE)
     p.set_defaults(func=run)
 
 
 class _Curves(Callback):
     """Keep a run's per-step losses and per-epoch history for the overlaid plots."""
+
+    name = "curves"
 
     def __init__(self) -> None:
         self.iter_losses: list[float] = []
@@ -47,33 +50,29 @@ class _Curves(Callback):
 
 
 def run(args) -> int:
-    from ..lab.report import write_comparison_report, write_run_report
-    from ..train import run_training
-    from .train import config_from_args
-
     names = [get(n.strip()).name for n in args.optimizers.split(",") if n.strip()]
     if not names:
         raise ValueError(f"--optimizers: no optimizer named in {args.optimizers!r}")
     out = ensure_dir(args.out)
-    base = config_from_args(args)
-    print(f"comparing {len(names)} optimizers on {base.data}: {base.epochs} epochs each, seed {base.seed}, "
+    base = config_from_args(args, BASE)
+    print(f"comparing {len(names)} optimizers on {base.data.name}: {base.run.epochs} epochs each, "
+          f"seed {base.run.seed}, "
           f"output in {out}", flush=True)
     rows, curves = [], {}
     for i, name in enumerate(names, 1):
-        cfg = replace(base, optimizer=name, lr=None)
+        cfg = base.replace(optimizer=name, lr=None)
         recorder = _Curves()
         start = time.perf_counter()
         metrics = run_training(cfg, out / name, callbacks=[recorder])
         seconds = time.perf_counter() - start
         rows.append(_row(name, metrics, seconds))
         curves[name] = (recorder.iter_losses, recorder.history)
-        write_run_report(out / name)
         r = rows[-1]
         print(f"[{i}/{len(names)}] {name:<9} lr={r['lr']:<7g} best val acc {r['best_val_accuracy']:.3f}  "
               f"test acc {r['test_accuracy']:.3f}  ({seconds:.1f} s)", flush=True)
     write_csv(out / "results.csv", rows)
-    plot_curves(curves, out)
-    write_comparison_report(out, rows, title=f"descent compare: {base.data}")
+    plot_comparison(curves, out)
+    write_comparison_report(out, rows, title=f"descent compare: {base.data.name}")
     print(_table(rows))
     print(f"wrote results.csv, loss.png, accuracy.png and report.html in {out}")
     return 0
@@ -81,43 +80,11 @@ def run(args) -> int:
 
 def _row(name: str, metrics: dict[str, Any], seconds: float) -> dict[str, Any]:
     """One line of results.csv; the test accuracy is that of the best-validation weights."""
-    return {"optimizer": name, "lr": metrics["config"]["lr"] or get(name).lr,
+    return {"optimizer": name, "lr": metrics["config"]["optimizer"]["lr"] or get(name).lr,
             "final_val_accuracy": metrics["final_val_accuracy"], "best_val_accuracy": metrics["val_accuracy"],
             "test_accuracy": metrics["test_accuracy"], "final_train_loss": metrics["final_train_loss"],
             "epochs": metrics["epochs_run"], "seconds": round(seconds, 2),
             "stop_reason": metrics.get("stop_reason") or ""}
-
-
-def plot_curves(curves: dict[str, tuple[list[float], list[dict[str, Any]]]], out: Path) -> None:
-    """loss.png: per-step training loss (smoothed); accuracy.png: train and validation accuracy per epoch."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import numpy as np
-
-    fig, ax = plt.subplots(figsize=(7, 4.2))
-    for name, (losses, _) in curves.items():
-        if losses:
-            k = max(1, len(losses) // 50)  # moving average over ~2% of the run
-            smooth = np.convolve(np.asarray(losses, dtype=float), np.ones(k) / k, mode="valid")
-            ax.plot(np.arange(len(smooth)) + k - 1, smooth, label=name, lw=1.2)
-    ax.set(xlabel="iteration", ylabel="training loss (moving average)", yscale="log",
-           title="Training loss, same init and batches")
-    ax.legend(fontsize=8)
-    save_figure(fig, out / "loss.png", dpi=110, bbox_inches="tight")
-    plt.close(fig)
-
-    fig, ax = plt.subplots(figsize=(7, 4.2))
-    for i, (name, (_, history)) in enumerate(curves.items()):
-        epochs = [int(h["epoch"]) for h in history]
-        color = f"C{i % 10}"
-        ax.plot(epochs, [float(h["val_accuracy"]) for h in history], color=color, label=f"{name} (val)")
-        ax.plot(epochs, [float(h["train_accuracy"]) for h in history], color=color, ls=":", lw=1)
-    ax.set(xlabel="epoch", ylabel="accuracy", title="Validation (solid) and training (dotted) accuracy")
-    ax.legend(fontsize=8)
-    save_figure(fig, out / "accuracy.png", dpi=110, bbox_inches="tight")
-    plt.close(fig)
 
 
 def _table(rows: list[dict[str, Any]]) -> str:

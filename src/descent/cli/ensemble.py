@@ -1,8 +1,9 @@
 """`descent ensemble RUN_DIR [RUN_DIR ...] --out DIR`: the test accuracy of the average of trained models.
 
-Each ``RUN_DIR`` is the output of ``descent train`` and holds ``checkpoint.pt``: a dict with ``model`` (the
-state dict) and ``config`` (``TrainConfig.to_dict()``), read with ``torch.load(weights_only=True)``. Every
-member is rebuilt from its own config (``descent.models.build_model``) on its own data splits
+Each ``RUN_DIR`` is the output of ``descent train`` and holds ``checkpoint.pt`` (``descent.train.checkpoint``:
+the model's state dict, the best-validation weights and the ``TrainConfig``, loaded with ``weights_only=True``
+and checked against its checksum). Every member is rebuilt from its own config (``descent.models.build_model``)
+on its own data splits
 (``descent.data.load``, standardized with its own training statistics), and the members must share one test
 set. The ensemble predicts ``argmax_y 1/M sum_m softmax(f_m(x))``. Writes ``DIR/metrics.json``.
 """
@@ -14,12 +15,15 @@ from typing import Any
 
 import torch
 
+from .. import checks
 from .._io import ensure_dir, write_json
+from ..config import TrainConfig
+from ..data import load
 from ..errors import DescentError, one_line
+from ..models import build_model
+from ..train import checkpoint
 from ..train.ensemble import average_probabilities
-
-# The TrainConfig fields that decide the data splits; members with equal values share one load.
-_DATA_FIELDS = ("data", "data_dir", "seed", "val_fraction", "standardize", "train_subset")
+from ..train.resolve import resolve_device
 
 
 def register(sub) -> None:
@@ -36,37 +40,27 @@ def register(sub) -> None:
 
 
 def load_checkpoint(run_dir: str | Path) -> dict[str, Any]:
-    """``RUN_DIR/checkpoint.pt`` as a dict with 'model' and 'config', or a one-line DescentError."""
+    """The checkpoint of a ``descent train`` folder, checked as every checkpoint is (``train/checkpoint.py``)."""
     path = Path(run_dir) / "checkpoint.pt"
     if not path.is_file():
         raise DescentError(f"no checkpoint in {str(run_dir)!r}: {str(path)!r} does not exist")
-    try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # corrupt file, pickled objects refused by weights_only, ...
-        raise DescentError(f"cannot read checkpoint {str(path)!r}: {one_line(e)}") from None
-    if not isinstance(checkpoint, dict) or not {"model", "config"} <= checkpoint.keys():
-        raise DescentError(f"{str(path)!r} is not a descent checkpoint "
-                           "(expected a dict with 'model' and 'config')")
-    return checkpoint
+    return checkpoint.load(path)
 
 
 def _member(run_dir: str, splits_cache: dict[tuple, Any], device: torch.device, weights: str):
-    """Rebuild one run's model and return it with its test split."""
-    from ..data import load
-    from ..models import build_model
-    from ..train.config import TrainConfig
-
-    checkpoint = load_checkpoint(run_dir)
-    cfg = TrainConfig.from_dict(checkpoint["config"])
-    key = tuple(getattr(cfg, name) for name in _DATA_FIELDS)
+    """Rebuild one run's model and return it with its configuration and test split."""
+    saved = load_checkpoint(run_dir)
+    cfg = TrainConfig.from_dict(saved["config"])
+    d = cfg.data
+    key = (d.name, d.data_dir, cfg.run.seed, d.val_fraction, d.standardize, d.train_subset)
     if key not in splits_cache:
-        splits_cache[key] = load(cfg.data, **{name: getattr(cfg, name) for name in _DATA_FIELDS[1:]})
+        splits_cache[key] = load(d.name, d.data_dir, seed=cfg.run.seed, val_fraction=d.val_fraction,
+                                 standardize=d.standardize, train_subset=d.train_subset)
     splits = splits_cache[key]
-    model = build_model(cfg, splits)
-    state = checkpoint["model"]
+    model = build_model(cfg.model, splits)
+    state = saved["model"]
     if weights == "best":
-        trainer_state = checkpoint.get("trainer")
-        best = trainer_state.get("best_state") if isinstance(trainer_state, dict) else None
+        best = saved["trainer"].get("best_state")
         state = best if best is not None else state
     try:
         model.load_state_dict(state)
@@ -85,12 +79,8 @@ def ensemble_metrics(run_dirs: list[str], device: str = "cpu", weights: str = "b
 
     ``weights``: 'best' uses the checkpoint's best-validation weights when it holds them (what
     ``descent train`` reports ``test_accuracy`` for), 'last' the weights at the end of training."""
-    if weights not in ("best", "last"):
-        raise ValueError(f"weights must be 'best' or 'last', got {weights!r}")
-    try:
-        device = torch.device(device)
-    except RuntimeError:
-        raise DescentError(f"unknown device {device!r}") from None
+    checks.one_of("weights", weights, ("best", "last"))
+    device = resolve_device(device)
     cache: dict[tuple, Any] = {}
     members, probabilities, y_test = [], [], None
     for run_dir in run_dirs:
@@ -99,11 +89,12 @@ def ensemble_metrics(run_dirs: list[str], device: str = "cpu", weights: str = "b
             y_test = y
         elif not torch.equal(y, y_test):
             raise DescentError(f"{run_dir!r} was tested on another test set than {run_dirs[0]!r} "
-                               f"(data {cfg.data!r}); an ensemble needs one test set")
+                               f"(data {cfg.data.name!r}); an ensemble needs one test set")
         x = x.to(device)
         probabilities.append(average_probabilities([model], x))
         members.append({"run_dir": str(run_dir), "test_accuracy": _accuracy(probabilities[-1], y),
-                        "data": cfg.data, "model": cfg.model, "optimizer": cfg.optimizer, "seed": cfg.seed})
+                        "data": cfg.data.name, "model": cfg.model.arch, "optimizer": cfg.optimizer.name,
+                        "seed": cfg.run.seed})
     accuracy = _accuracy(torch.stack(probabilities).mean(0), y_test)
     accuracies = [m["test_accuracy"] for m in members]
     return {"ensemble_test_accuracy": accuracy, "members": members, "n_members": len(members), "weights": weights,

@@ -59,13 +59,13 @@ def _module(path: str):
 def _model_target(model: str, kind: str, input_shape: tuple[int, ...]) -> Callable[[int], list[ParamReport]]:
     def run(seed: int) -> list[ParamReport]:
         models = _module("descent.models")
+        from ..config import ModelConfig
         from ..losses import softmax_loss
-        from ..train.config import TrainConfig
 
         torch.manual_seed(seed)
         splits = SimpleNamespace(num_classes=3, input_shape=input_shape, kind=kind,
                                  train=None, val=None, test=None)
-        cfg = TrainConfig(model=model, width=4, depth=1, activation="tanh", seed=seed)
+        cfg = ModelConfig(arch=model, width=4, depth=1, activation="tanh")
         try:
             net = models.build_model(cfg, splits).to(torch.float64).eval()
         except (AttributeError, TypeError, ValueError) as e:

@@ -1,16 +1,19 @@
-"""The trainer's extension points. A callback sees the trainer at fixed moments of the loop; the monitor
-(babysitting), snapshot ensembles, EMA weights and TensorBoard logging are all callbacks.
+"""The trainer's extension points. A callback sees the trainer at fixed moments of the loop; the learning-rate
+controller, checkpointing, the monitor (babysitting), snapshot ensembles, EMA weights and TensorBoard logging
+are all callbacks, run in the order they are given.
 
 A callback may stop the run by raising :class:`StopTraining` with a diagnosis; the trainer records the reason
-in ``metrics.json`` and still writes its outputs.
+in ``metrics.json`` and still writes its outputs. A callback with state has ``state_dict`` /
+``load_state_dict``; the trainer's checkpoint keeps that state under the callback's ``name``.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import os
+from typing import Any
 
-if TYPE_CHECKING:
-    from .trainer import Trainer
+from . import checkpoint
+
 
 
 class StopTraining(Exception):
@@ -20,19 +23,47 @@ class StopTraining(Exception):
 class Callback:
     """Override any of these; every method is a no-op by default."""
 
-    def on_train_begin(self, trainer: Trainer) -> None: ...
+    @property
+    def name(self) -> str:
+        """The key of this callback's state in checkpoints and of its summary in ``metrics.json``."""
+        return type(self).__name__.lower()
 
-    def after_backward(self, trainer: Trainer, step: int) -> None:
+    def on_train_begin(self, trainer: Any) -> None: ...
+
+    def after_backward(self, trainer: Any, step: int) -> None:
         """Gradients are ready, parameters not yet updated (gradient norms, update/weight ratio setup)."""
 
-    def on_batch_end(self, trainer: Trainer, step: int, loss: float) -> None:
+    def on_batch_end(self, trainer: Any, step: int, loss: float) -> None:
         """After ``optimizer.step()``; ``step`` counts optimizer steps from 0, ``loss`` is the batch loss."""
 
-    def on_epoch_end(self, trainer: Trainer, epoch: int, record: dict[str, Any]) -> None:
+    def on_epoch_end(self, trainer: Any, epoch: int, record: dict[str, Any]) -> None:
         """``record`` holds the epoch's train/val loss and accuracy and lr; callbacks may add keys."""
 
-    def on_train_end(self, trainer: Trainer) -> None: ...
+    def on_train_end(self, trainer: Any) -> None: ...
 
     def summary(self) -> dict[str, Any]:
         """What this callback wants saved into ``metrics.json`` (under its own key)."""
         return {}
+
+
+class Checkpointing(Callback):
+    """Save the whole trainer every ``every`` epochs, after the last epoch and when a run stops early.
+
+    Give it last, so that the state it saves includes every other callback's update for the epoch."""
+
+    name = "checkpointing"
+
+    def __init__(self, path: str | os.PathLike, config: dict[str, Any], every: int = 1) -> None:
+        self.path, self.config, self.every = path, config, every
+
+    def on_epoch_end(self, trainer: Any, epoch: int, record: dict[str, Any]) -> None:
+        done = epoch + 1
+        if done % self.every == 0 or done == trainer.plan.epochs:
+            self.save(trainer)
+
+    def on_train_end(self, trainer: Any) -> None:
+        if trainer.stop_reason is not None and not trainer.diverged:  # never overwrite good weights with bad
+            self.save(trainer)
+
+    def save(self, trainer: Any) -> None:
+        checkpoint.save(self.path, self.config, trainer.state_dict())

@@ -15,16 +15,15 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 from torch import nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
+from .. import checks
 from .callbacks import Callback
 
-if TYPE_CHECKING:
-    from .trainer import Trainer
 
 __all__ = ["average_probabilities", "ensemble_accuracy", "EMA", "Snapshots", "snapshot_cycle_epochs",
            "snapshot_cycle_end_steps", "models_from_state_dicts"]
@@ -56,7 +55,7 @@ def ensemble_accuracy(models: Sequence[nn.Module], x: torch.Tensor, y: torch.Ten
     return (predicted == y.to(predicted.device)).float().mean().item()
 
 
-def _test_accuracies(models: Sequence[nn.Module], trainer: Trainer) -> dict[str, Any]:
+def _test_accuracies(models: Sequence[nn.Module], trainer: Any) -> dict[str, Any]:
     """Test accuracy of the ensemble and of each model, on the trainer's test split and device."""
     x, y = (t.to(trainer.device) for t in trainer.splits.test)
     return {"ensemble_test_accuracy": ensemble_accuracy(models, x, y),
@@ -72,14 +71,12 @@ class EMA(Callback):
     is needed. The summary holds the averaged model's test accuracy."""
 
     def __init__(self, decay: float = 0.999) -> None:
-        if not (isinstance(decay, (int, float)) and 0.0 <= decay < 1.0):
-            raise ValueError(f"decay must be in [0, 1), got {decay!r}")
-        self.decay = float(decay)
+        self.decay = checks.in_unit_interval("ema", decay)
         self.averaged_model: AveragedModel | None = None
         self._resumed: dict[str, torch.Tensor] | None = None
         self._summary: dict[str, Any] = {}
 
-    def on_train_begin(self, trainer: Trainer) -> None:
+    def on_train_begin(self, trainer: Any) -> None:
         self.averaged_model = AveragedModel(trainer.model, multi_avg_fn=get_ema_multi_avg_fn(self.decay),
                                             use_buffers=True)
         if self._resumed is not None:
@@ -94,10 +91,10 @@ class EMA(Callback):
         """Resume: the averages are restored when training begins (the trainer loads state before that)."""
         self._resumed = state.get("averaged_model")
 
-    def on_batch_end(self, trainer: Trainer, step: int, loss: float) -> None:
+    def on_batch_end(self, trainer: Any, step: int, loss: float) -> None:
         self.averaged_model.update_parameters(trainer.model)
 
-    def on_train_end(self, trainer: Trainer) -> None:
+    def on_train_end(self, trainer: Any) -> None:
         if self.averaged_model is not None and int(self.averaged_model.n_averaged) > 0:
             acc = _test_accuracies([self.averaged_model.module], trainer)["ensemble_test_accuracy"]
             self._summary = {"ema_test_accuracy": acc}
@@ -107,8 +104,8 @@ class EMA(Callback):
 
 
 def _check_snapshot_count(k: int) -> None:
-    if not isinstance(k, int) or k < 2:
-        raise ValueError(f"snapshots must be an integer >= 2 (one snapshot is no ensemble), got {k!r}")
+    if not (checks.is_integer(k) and k >= 2):
+        raise checks.invalid("snapshots", k, "an integer >= 2 (one snapshot is no ensemble)")
 
 
 def snapshot_cycle_epochs(epochs: int, k: int) -> list[int]:
@@ -117,19 +114,16 @@ def snapshot_cycle_epochs(epochs: int, k: int) -> list[int]:
     ``snapshot_cycle_epochs(10, 3) == [4, 3, 3]``. Needs ``2 <= k <= epochs``: one snapshot is no
     ensemble, and a cycle shorter than an epoch has nothing to anneal."""
     _check_snapshot_count(k)
-    if not isinstance(epochs, int) or epochs < 1:
-        raise ValueError(f"epochs must be a positive integer, got {epochs!r}")
+    checks.positive_int("epochs", epochs)
     if k > epochs:
-        raise ValueError(f"snapshots must be at most epochs ({epochs}): one cosine cycle needs at least one "
-                         f"epoch, got {k}")
+        raise checks.invalid("snapshots", k, f"at most epochs={epochs}: one cosine cycle needs at least one epoch")
     base, extra = divmod(epochs, k)
     return [base + 1 if i < extra else base for i in range(k)]
 
 
 def snapshot_cycle_end_steps(epochs: int, k: int, steps_per_epoch: int) -> list[int]:
     """Optimizer steps done at the end of each cycle of :func:`snapshot_cycle_epochs` (cumulative)."""
-    if not isinstance(steps_per_epoch, int) or steps_per_epoch < 1:
-        raise ValueError(f"steps_per_epoch must be a positive integer, got {steps_per_epoch!r}")
+    checks.positive_int("steps_per_epoch", steps_per_epoch)
     ends, done = [], 0
     for length in snapshot_cycle_epochs(epochs, k):
         done += length * steps_per_epoch
@@ -148,17 +142,17 @@ class Snapshots(Callback):
         _check_snapshot_count(k)
         ends = list(cycle_end_steps)
         if len(ends) != k:
-            raise ValueError(f"cycle_end_steps must hold k={k} steps, got {len(ends)}: {ends}")
+            raise checks.invalid("cycle_end_steps", ends, f"k={k} steps, one per snapshot")
         if any(not isinstance(s, int) or s < 1 for s in ends) or any(
                 a >= b for a, b in zip(ends[:-1], ends[1:], strict=True)):
-            raise ValueError(f"cycle_end_steps must be increasing positive integers, got {ends}")
+            raise checks.invalid("cycle_end_steps", ends, "increasing positive integers")
         self.k, self.cycle_end_steps = k, ends
         self.state_dicts: list[dict[str, torch.Tensor]] = []
         self.taken_at: list[int] = []
         self._model: nn.Module | None = None
         self._summary: dict[str, Any] = {}
 
-    def on_train_begin(self, trainer: Trainer) -> None:
+    def on_train_begin(self, trainer: Any) -> None:
         self._model = trainer.model
 
     def state_dict(self) -> dict[str, Any]:
@@ -168,7 +162,7 @@ class Snapshots(Callback):
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.state_dicts, self.taken_at = list(state["state_dicts"]), list(state["taken_at"])
 
-    def on_batch_end(self, trainer: Trainer, step: int, loss: float) -> None:
+    def on_batch_end(self, trainer: Any, step: int, loss: float) -> None:
         if step + 1 in self.cycle_end_steps:  # ``step`` counts from 0: step + 1 steps are done
             self.state_dicts.append({k: v.detach().to("cpu", copy=True) for k, v in
                                      trainer.model.state_dict().items()})
@@ -181,7 +175,7 @@ class Snapshots(Callback):
             raise ValueError("no template model: pass one, or use the callback in a training run first")
         return models_from_state_dicts(template, self.state_dicts)
 
-    def on_train_end(self, trainer: Trainer) -> None:
+    def on_train_end(self, trainer: Any) -> None:
         self._summary = {}
         if self.state_dicts:
             device = trainer.device

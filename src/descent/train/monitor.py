@@ -29,8 +29,10 @@ from typing import Any
 import torch
 from torch import nn
 
+from .. import checks
 from ..errors import DescentError
-from .callbacks import Callback, StopTraining
+from .callbacks import Callback
+from .divergence import Diverged
 
 _ACTIVATIONS = (nn.ReLU, nn.LeakyReLU, nn.ELU, nn.GELU, nn.Tanh, nn.Sigmoid)
 _END_OF_RUN_CHECKS = ("update ratio", "dead ReLUs", "activations")
@@ -53,19 +55,20 @@ class Monitor(Callback):
         gap_warn: warn of overfitting when train minus validation accuracy exceeds this and has grown for
             ``gap_epochs`` epochs in a row.
         tensorboard: also write the scalars to ``log_dir`` with ``torch.utils.tensorboard.SummaryWriter``.
+        loss: ``"softmax"`` or ``"svm"``, the data loss the run minimises (its expected first value differs).
     """
 
     def __init__(self, every: int = 50, first_loss_tol: float = 0.25, ratio_low: float = 1e-4,
                  ratio_high: float = 1e-2, explode_factor: float = 3.0, warmup: int = 20, window: int = 5,
                  gap_warn: float = 0.1, gap_epochs: int = 3, tensorboard: bool = False,
-                 log_dir: str | None = None) -> None:
-        if every < 1:
-            raise ValueError(f"every must be a positive integer, got {every!r}")
-        if not 0 < ratio_low < ratio_high:
-            raise ValueError(f"need 0 < ratio_low < ratio_high, got ratio_low={ratio_low}, "
-                             f"ratio_high={ratio_high}")
-        if explode_factor <= 1:
-            raise ValueError(f"explode_factor must be > 1, got {explode_factor!r}")
+                 log_dir: str | None = None, loss: str = "softmax") -> None:
+        checks.positive_int("every", every)
+        checks.positive("ratio_low", ratio_low)
+        if not ratio_low < ratio_high:
+            raise checks.invalid("ratio_high", ratio_high, f"greater than ratio_low={ratio_low!r}")
+        if not (checks.is_real(explode_factor) and explode_factor > 1):
+            raise checks.invalid("explode_factor", explode_factor, "greater than 1")
+        self.loss_name = checks.one_of("loss", loss, ("softmax", "svm"))
         self.every, self.first_loss_tol, self.explode_factor = every, first_loss_tol, explode_factor
         self.ratio_low, self.ratio_high, self.warmup = ratio_low, ratio_high, warmup
         self.gap_warn, self.gap_epochs = gap_warn, gap_epochs
@@ -86,8 +89,6 @@ class Monitor(Callback):
     # ------------------------------------------------------------------------------------ the callback
 
     def on_train_begin(self, trainer: Any) -> None:
-        cfg = getattr(trainer, "cfg", None)
-        self.loss_name = getattr(cfg, "loss", "softmax")
         self.expected = expected_first_loss(self.loss_name, trainer.num_classes)
         self._weights = {n: p for n, p in trainer.model.named_parameters() if p.requires_grad and p.dim() > 1}
         for name, module in trainer.model.named_modules():
@@ -111,7 +112,7 @@ class Monitor(Callback):
             self.series["step"].append(step)  # closure optimizers (L-BFGS) never call after_backward
         self._recorded.clear()
         if not math.isfinite(loss):
-            raise StopTraining(self._add("error", "loss", f"the loss became {loss} at step {step}: lower the "
+            raise Diverged(self._add("error", "loss", f"the loss became {loss} at step {step}: lower the "
                                          "learning rate, check the data for NaNs, or clip the gradients"))
         if self.first_loss is None and step == 0:
             self._check_first_loss(loss)
@@ -124,7 +125,7 @@ class Monitor(Callback):
             base = limit / self.explode_factor
             message = (f"the loss exploded: mean of the last {len(self._recent)} batches {mean:.3g} > "
                        f"{self.explode_factor:g} x {base:.3g} at step {step}; lower the learning rate")
-            raise StopTraining(self._add("error", "loss", message))
+            raise Diverged(self._add("error", "loss", message))
         if self._before:
             for name, p in self._weights.items():
                 layer = _layer(name)
@@ -265,53 +266,3 @@ def _summary_writer(log_dir: str | None) -> Any:
         raise DescentError("TensorBoard logging needs the tensorboard package: "
                            "pip install 'descent[tensorboard]'") from None
     return SummaryWriter(log_dir=log_dir)
-
-
-class _StopAtPerfect(Callback):
-    """Stop once every training example is classified correctly; remember the first loss."""
-
-    first_loss = math.nan
-
-    def on_batch_end(self, trainer: Any, step: int, loss: float) -> None:
-        if step == 0:
-            self.first_loss = loss
-
-    def on_epoch_end(self, trainer: Any, epoch: int, record: dict[str, Any]) -> None:
-        if record.get("train_accuracy", 0.0) >= 1.0:
-            raise StopTraining("reached 100% training accuracy")
-
-
-def overfit_check(cfg: Any, examples: int = 20, steps: int = 300) -> dict[str, Any]:
-    """The lecture's sanity check: the model must overfit a tiny training set (loss to ~0, 100% accuracy).
-
-    Trains the configured model and optimizer on ``examples`` training examples, full batch, without any
-    regularization (dropout, weight decay, L1/L2, augmentation, schedules), for up to ``steps`` steps
-    (stopping at the first step that classifies all of them correctly). Returns ``passed``,
-    ``train_accuracy``, ``first_loss``, ``final_loss``, ``steps``, ``examples`` and a one-line ``message``.
-    If it fails, something is wrong before any hyperparameter matters.
-    """
-    import tempfile
-    from dataclasses import replace
-
-    from .run import run_training
-
-    if examples < 1 or steps < 1:
-        raise ValueError(f"examples and steps must be positive, got examples={examples}, steps={steps}")
-    tiny = replace(cfg, train_subset=examples, batch_size=None, epochs=steps, dropout=0.0, dropconnect=0.0,
-                   l1=0.0, l2=0.0, elastic_net=0.0, weight_decay=0.0, augment=None, schedule=None,
-                   plateau=False, snapshots=None, ema=None, monitor=False, overfit_check=False,
-                   tensorboard=False, checkpoint_every=0, progress=False)
-    if "weight_decay" in tiny.hyper:
-        tiny.hyper = {k: v for k, v in tiny.hyper.items() if k != "weight_decay"}
-    recorder = _StopAtPerfect()
-    with tempfile.TemporaryDirectory(prefix="descent-overfit-") as tmp:
-        metrics = run_training(tiny, tmp, callbacks=[recorder])
-    accuracy = float(metrics["final_train_accuracy"])
-    first, final, done = recorder.first_loss, float(metrics["final_train_loss"]), int(metrics["steps"])
-    passed = accuracy >= 1.0
-    message = (f"{'passed' if passed else 'FAILED'}: {accuracy:.0%} training accuracy on {examples} examples "
-               f"after {done} full-batch steps (loss {first:.3g} -> {final:.3g})")
-    if not passed:
-        message += "; a model that cannot fit a tiny training set has a bug (loss, labels) or a bad lr"
-    return {"passed": passed, "train_accuracy": accuracy, "first_loss": first, "final_loss": final,
-            "steps": done, "examples": examples, "message": message}

@@ -4,8 +4,10 @@
         for each minibatch (x, y) of a seeded permutation:      # batch_size=1: per-example SGD
             x <- augment(x)                                      # training only
             loss <- L(model(x), y) + lambda R(W)
-            zero_grad; loss.backward(); [clip]; optimizer.step(); scheduler.step() (per step)
-        evaluate on validation; keep the best-validation weights; scheduler.step() (per epoch); checkpoint
+            zero_grad; loss.backward(); [clip]; optimizer.step()
+            callbacks.on_batch_end                               # lr per step, EMA, snapshots, monitor
+        evaluate on validation; keep the best-validation weights
+        callbacks.on_epoch_end                                   # lr per epoch / plateau, ..., checkpoint
 
 Optimizers whose ``step`` needs a closure (L-BFGS, Newton) get one that re-evaluates the full-batch loss.
 Determinism: the shuffle has its own seeded generator and the torch RNG (dropout, augmentation) is seeded
@@ -25,37 +27,52 @@ import torch
 from torch import nn
 
 from .callbacks import Callback, StopTraining
-from .config import TrainConfig
+from .divergence import Diverged
+from .plan import BatchPlan
 
 
 class Trainer:
+    """Everything it needs is given at construction; nothing is assigned onto it afterwards.
+
+    ``plan`` fixes the batches; ``callbacks`` (in order) do everything else, the learning rate and the
+    checkpoints included. ``loss_fn(scores, y)`` is the data loss, ``penalty(model)`` the regularization
+    added to it, ``augment(x)`` transforms training batches; ``clip_grad_norm`` clips the gradients' global
+    norm before each step; ``needs_closure``: the optimizer's ``step`` re-evaluates the loss (L-BFGS).
+    """
+
     def __init__(
         self,
         model: nn.Module,
         optimizer: torch.optim.Optimizer,
         splits: Any,
-        cfg: TrainConfig,
+        plan: BatchPlan,
         callbacks: Iterable[Callback] = (),
-        scheduler: Any = None,
         loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
         penalty: Callable[[nn.Module], torch.Tensor] | None = None,
         augment: Callable[[torch.Tensor], torch.Tensor] | None = None,
+        clip_grad_norm: float | None = None,
         needs_closure: bool = False,
+        device: str | torch.device = "cpu",
+        progress: bool | None = None,
     ) -> None:
-        self.model, self.optimizer, self.splits, self.cfg = model, optimizer, splits, cfg
-        self.callbacks = list(callbacks)
-        self.scheduler = scheduler
-        self.plateau: Any = None  # a ReduceLROnPlateau, stepped on the validation loss each epoch
+        self.model, self.optimizer, self.splits, self.plan = model, optimizer, splits, plan
+        self.callbacks = tuple(callbacks)
+        names = [cb.name for cb in self.callbacks]
+        if len(set(names)) != len(names):
+            raise ValueError(f"invalid callbacks={names}: must have distinct names (their state is kept by name)")
         self.loss_fn = loss_fn or nn.functional.cross_entropy
         self.penalty = penalty
         self.augment = augment
+        self.clip_grad_norm = clip_grad_norm
         self.needs_closure = needs_closure
-        self.device = torch.device(cfg.device)
+        self.device = torch.device(device)
+        self.progress = progress
         self.num_classes = splits.num_classes
-        n = len(splits.train[0])
-        self.batch_size = n if (cfg.batch_size is None or needs_closure) else min(cfg.batch_size, n)
-        self.steps_per_epoch = math.ceil(n / self.batch_size)
-        self.generator = torch.Generator().manual_seed(cfg.seed)
+        if len(splits.train[0]) != plan.examples:
+            raise ValueError(f"invalid plan.examples={plan.examples}: must be the {len(splits.train[0])} "
+                             "training examples")
+        self.batch_size, self.steps_per_epoch = plan.batch_size, plan.steps_per_epoch
+        self.generator = torch.Generator().manual_seed(plan.seed)
         self.step = 0
         self.epoch = 0
         self.iter_losses: list[float] = []
@@ -64,9 +81,8 @@ class Trainer:
         self.best_val_accuracy = -1.0
         self.best_epoch = -1
         self.stop_reason: str | None = None
+        self.diverged = False  # stopped by Diverged: the weights in memory are not to be saved
         self.train_seconds = 0.0
-        self.on_epoch_checkpoint: Callable[[Trainer], None] | None = None
-        self.schedule_per = cfg.schedule_per  # when the scheduler steps: after every "step" or "epoch"
         self.last_lr = optimizer.param_groups[0]["lr"]
 
     # ------------------------------------------------------------------------------------------ training
@@ -90,8 +106,8 @@ class Trainer:
         loss.backward()
         for cb in self.callbacks:
             cb.after_backward(self, self.step)
-        if self.cfg.clip_grad_norm:
-            nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.clip_grad_norm)
+        if self.clip_grad_norm:
+            nn.utils.clip_grad_norm_(self.model.parameters(), self.clip_grad_norm)
         self.optimizer.step()
         return loss.detach(), scores.detach()
 
@@ -110,15 +126,14 @@ class Trainer:
         return kept["loss"], kept["scores"]
 
     def fit(self) -> list[dict[str, Any]]:
-        """Train for ``cfg.epochs`` epochs (from ``self.epoch``, so a resumed trainer continues)."""
-        cfg = self.cfg
+        """Train for ``plan.epochs`` epochs (from ``self.epoch``, so a resumed trainer continues)."""
         x_train, y_train = (t.to(self.device) for t in self.splits.train)
         n = len(x_train)
         for cb in self.callbacks:
             cb.on_train_begin(self)
-        bar = _progress(cfg, total=(cfg.epochs - self.epoch) * self.steps_per_epoch)
+        bar = _progress(self.progress, total=(self.plan.epochs - self.epoch) * self.steps_per_epoch)
         try:
-            while self.epoch < cfg.epochs and self.stop_reason is None:
+            while self.epoch < self.plan.epochs and self.stop_reason is None:
                 start = time.perf_counter()
                 self.model.train()
                 order = torch.randperm(n, generator=self.generator).to(self.device)
@@ -131,8 +146,6 @@ class Trainer:
                     self.last_lr = self.optimizer.param_groups[0]["lr"]  # the rate this step used
                     total_loss += loss * len(idx)
                     correct += (scores.argmax(1) == yb).sum()
-                    if self.scheduler is not None and self.schedule_per == "step":
-                        self.scheduler.step()
                     loss_value = float(loss)
                     self.iter_losses.append(loss_value)
                     for cb in self.callbacks:
@@ -141,17 +154,16 @@ class Trainer:
                     if bar is not None:
                         bar.update(1)
                     if not math.isfinite(loss_value):
-                        raise StopTraining(f"loss became {loss_value} at step {self.step}: "
-                                           f"the learning rate is probably too large")
+                        raise Diverged(f"the loss became {loss_value} at step {self.step - 1}: the learning "
+                                       "rate is probably too large (or the data hold NaN/Inf)")
                 record = self._end_of_epoch(float(total_loss) / n, int(correct) / n, start)
                 for cb in self.callbacks:
                     cb.on_epoch_end(self, self.epoch - 1, record)
                 if bar is not None:
                     bar.set_postfix(loss=f"{record['train_loss']:.3f}", val=f"{record['val_accuracy']:.3f}")
-                if self.on_epoch_checkpoint is not None:
-                    self.on_epoch_checkpoint(self)
         except StopTraining as stop:
             self.stop_reason = str(stop)
+            self.diverged = isinstance(stop, Diverged)
         finally:
             if bar is not None:
                 bar.close()
@@ -162,10 +174,6 @@ class Trainer:
     def _end_of_epoch(self, train_loss: float, train_accuracy: float, start: float) -> dict[str, Any]:
         val_loss, val_accuracy = self.evaluate(*self.splits.val) if len(self.splits.val[0]) else (math.nan, 0.0)
         lr = self.last_lr
-        if self.scheduler is not None and self.schedule_per == "epoch":
-            self.scheduler.step()
-        if self.plateau is not None and math.isfinite(val_loss):
-            self.plateau.step(val_loss)
         seconds = time.perf_counter() - start
         self.train_seconds += seconds
         record = {"epoch": self.epoch, "train_loss": train_loss, "train_accuracy": train_accuracy,
@@ -208,8 +216,6 @@ class Trainer:
         return {
             "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(),
-            "scheduler": None if self.scheduler is None else self.scheduler.state_dict(),
-            "plateau": None if self.plateau is None else self.plateau.state_dict(),
             "generator": self.generator.get_state(),
             "torch_rng": torch.get_rng_state(),
             "step": self.step,
@@ -220,16 +226,12 @@ class Trainer:
             "best_val_accuracy": self.best_val_accuracy,
             "best_epoch": self.best_epoch,
             "train_seconds": self.train_seconds,
-            "callbacks": [cb.state_dict() if hasattr(cb, "state_dict") else None for cb in self.callbacks],
+            "callbacks": {cb.name: cb.state_dict() for cb in self.callbacks if hasattr(cb, "state_dict")},
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
-        if self.scheduler is not None and state["scheduler"] is not None:
-            self.scheduler.load_state_dict(state["scheduler"])
-        if self.plateau is not None and state["plateau"] is not None:
-            self.plateau.load_state_dict(state["plateau"])
         self.generator.set_state(state["generator"])
         torch.set_rng_state(state["torch_rng"])
         self.step, self.epoch = int(state["step"]), int(state["epoch"])
@@ -239,14 +241,15 @@ class Trainer:
         self.best_val_accuracy = float(state["best_val_accuracy"])
         self.best_epoch = int(state["best_epoch"])
         self.train_seconds = float(state["train_seconds"])
-        for cb, cb_state in zip(self.callbacks, state.get("callbacks") or []):
-            if cb_state is not None and hasattr(cb, "load_state_dict"):
-                cb.load_state_dict(cb_state)
+        saved = state.get("callbacks") or {}
+        for cb in self.callbacks:
+            if cb.name in saved and hasattr(cb, "load_state_dict"):
+                cb.load_state_dict(saved[cb.name])
 
 
-def _progress(cfg: TrainConfig, total: int) -> Any:
+def _progress(progress: bool | None, total: int) -> Any:
     """A tqdm bar on long work at a terminal (or when asked); None otherwise or without tqdm."""
-    show = cfg.progress if cfg.progress is not None else sys.stderr.isatty()
+    show = progress if progress is not None else sys.stderr.isatty()
     if not show or total <= 0:
         return None
     try:

@@ -1,4 +1,4 @@
-"""Self-contained HTML reports: one file per training run, per optimizer comparison and per search.
+"""The pieces of descent's self-contained HTML pages: embedded images, tables, findings, the page itself.
 
 Every picture is embedded as a ``data:`` URI and the style sheet is inline, so a report opens offline, can be
 mailed as one file, and never loads anything from the network. The pages are plain HTML tables and images;
@@ -11,15 +11,12 @@ import base64
 import csv
 import html
 import io
-import json
-import math
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from .._io import write_text
-from ..errors import DescentError
 
 _STYLE = """
 body { font: 15px/1.45 system-ui, sans-serif; margin: 2em auto; max-width: 1100px; padding: 0 1em; }
@@ -136,80 +133,3 @@ def pictures(folder: str | os.PathLike, first: Sequence[str] = ()) -> str:
     found = sorted(Path(folder).glob("*.png"), key=lambda p: (p.name not in first, list(first).index(p.name)
                                                                 if p.name in first else 0, p.name))
     return "\n".join(image(p) for p in found)
-
-
-# ---------------------------------------------------------------------------------------------- reports
-
-
-def write_run_report(run_dir: str | os.PathLike) -> Path:
-    """run_dir/report.html from metrics.json, history.csv, the PNGs there and the monitor's findings."""
-    run = Path(run_dir)
-    metrics_path = run / "metrics.json"
-    if not metrics_path.is_file():
-        raise DescentError(f"no metrics.json in {str(run)!r}: is it a training run folder?")
-    metrics = json.loads(metrics_path.read_text(encoding="utf-8"))
-    cfg = metrics.get("config", {})
-    headline = [{"metric": k, "value": v} for k, v in metrics.items() if not isinstance(v, (dict, list))]
-    sections = [("Result", table(headline))]
-    monitor = metrics.get("monitor") or {}
-    if monitor.get("findings"):
-        sections.append(("Babysitting checks", findings(monitor["findings"])))
-    sections.append(("Curves", pictures(run) or "<p>(no pictures)</p>"))
-    if monitor.get("series"):
-        sections.append(("Inside the network", monitor_figures(monitor["series"])))
-    if (run / "history.csv").is_file():
-        sections.append(("History (per epoch)", table(read_csv(run / "history.csv"))))
-    if cfg:
-        fields = [{"field": k, "value": json.dumps(v)} for k, v in cfg.items()]
-        sections.append(("Configuration", table(fields)))
-    title = f"descent run: {cfg.get('optimizer', '')} on {cfg.get('data', '')}".strip()
-    return write_report(run / "report.html", title, sections)
-
-
-def monitor_figures(series: Mapping[str, Any]) -> str:
-    """Plots of the monitor's samples: update/weight ratio, gradient norm, activation std, dead ReLUs."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    steps = series.get("step", [])
-    panels = [("update_ratio", "update / weight ratio", True), ("grad_norm", "gradient norm", True),
-              ("act_std", "activation std", False), ("dead_fraction", "dead ReLU fraction", False)]
-    panels = [p for p in panels if series.get(p[0])]
-    if not steps or not panels:
-        return "<p>(no samples)</p>"
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.2), squeeze=False)
-    for ax, (key, label, log) in zip(axes[0], panels, strict=False):
-        for layer, values in series[key].items():
-            ax.plot(steps[: len(values)], values, label=layer)
-        if key == "update_ratio":
-            ax.axhspan(1e-4, 1e-2, color="green", alpha=0.08)
-            ax.axhline(1e-3, color="green", lw=0.8, ls="--")
-        ax.set_yscale("log" if log else "linear")
-        ax.set_xlabel("step")
-        ax.set_title(label)
-    axes[0][0].legend(fontsize=7)
-    fig.tight_layout()
-    return figure(fig, "monitor series")
-
-
-def write_comparison_report(out_dir: str | os.PathLike, rows: Sequence[Mapping[str, Any]],
-                            title: str = "descent compare") -> Path:
-    """out_dir/report.html: the results table (linking each run's own report) and out_dir's PNGs."""
-    out = Path(out_dir)
-    links = {str(r["optimizer"]): f"{r['optimizer']}/report.html" for r in rows
-             if (out / str(r["optimizer"]) / "report.html").is_file()}
-    sections = [("Results", table(rows, links=links)), ("Curves", pictures(out, first=("loss.png",)))]
-    return write_report(out / "report.html", title, sections)
-
-
-def write_search_report(out_dir: str | os.PathLike, rows: Sequence[Mapping[str, Any]],
-                        best: Mapping[str, Any] | None, title: str = "descent search") -> Path:
-    """out_dir/report.html: the best trial, the scatter plot(s) and one row per trial, best first."""
-    out = Path(out_dir)
-    ranked = sorted(rows, key=lambda r: -float(r["value"]) if _is_number(r.get("value")) else math.inf)
-    sections = [("Best trial", table([best]) if best else "<p>(no finished trial)</p>"),
-                ("Validation accuracy against the hyperparameters", pictures(out)),
-                ("All trials (best first)", table(ranked))]
-    return write_report(out / "report.html", title, sections)

@@ -16,8 +16,9 @@ import pytest
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from descent import report  # noqa: E402
 from descent.errors import DescentError  # noqa: E402
-from descent.lab import report  # noqa: E402
+from descent.report import html as report_html  # noqa: E402
 
 
 class _Resources(HTMLParser):
@@ -92,10 +93,10 @@ def test_run_report_needs_metrics(tmp_path: Path) -> None:
 
 
 def test_fmt_and_table() -> None:
-    assert report.fmt(0.123456) == "0.1235"
-    assert report.fmt("0.123456") == "0.1235"
-    assert report.fmt("12") == "12" and report.fmt("adam") == "adam" and report.fmt(None) == ""
-    html = report.table([{"optimizer": "sgd", "acc": 0.5}], links={"sgd": "sgd/report.html"})
+    assert report_html.fmt(0.123456) == "0.1235"
+    assert report_html.fmt("0.123456") == "0.1235"
+    assert report_html.fmt("12") == "12" and report_html.fmt("adam") == "adam" and report_html.fmt(None) == ""
+    html = report_html.table([{"optimizer": "sgd", "acc": 0.5}], links={"sgd": "sgd/report.html"})
     assert '<a href="sgd/report.html">sgd</a>' in html and '<td class="num">0.5</td>' in html
 
 

@@ -1,0 +1,197 @@
+"""One whole training job, as ``descent train`` runs it, top to bottom:
+
+    config  --resolve-->  Job (every value checked; the registry entry, schedule, augmentation, device)
+            --build-->    data splits, model, optimizer, batch plan, callbacks, Trainer
+            --fit-->      history, best-validation weights, checkpoints
+            --write-->    metrics.json, history.csv, losses.csv, curves.png, report.html
+
+Outputs in ``out_dir`` (each written atomically): ``metrics.json`` (test_accuracy of the best-validation
+weights, val_accuracy, train_seconds, the full config, ...), ``history.csv`` (one row per epoch),
+``losses.csv`` (one row per iteration), ``curves.png``, ``report.html`` and ``checkpoint.pt`` (resumable).
+
+On resume the checkpoint's configuration is the run's: a requested configuration may differ from it only in
+``epochs`` (to extend the run), ``progress`` and ``threads``; anything else is refused by name.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from .. import data as data_module
+from .. import losses
+from .._io import ensure_dir, write_csv, write_json
+from ..config import TrainConfig
+from ..errors import DescentError
+from ..models import build_model
+from ..regularization import penalty
+from ..report import plot_curves, write_run_report
+from . import checkpoint
+from .callbacks import Callback, Checkpointing
+from .divergence import DivergenceGuard
+from .ensemble import EMA, Snapshots, snapshot_cycle_end_steps
+from .lr import learning_rate
+from .monitor import Monitor
+from .plan import BatchPlan
+from .resolve import Job, resolve
+from .trainer import Trainer
+
+# what a resumed run may change: its length (longer only) and how it is shown or threaded
+RESUMABLE = ("epochs", "progress", "threads")
+
+
+def run_training(cfg: TrainConfig | None, out_dir: str | os.PathLike, callbacks: Iterable[Callback] = (),
+                 resume: bool = False) -> dict[str, Any]:
+    """Run (or, with ``resume``, continue) one training job and write its outputs; returns the metrics.
+
+    ``cfg=None`` with ``resume`` continues the run exactly as its checkpoint describes it.
+
+    >>> import os, tempfile
+    >>> from descent.config import TrainConfig
+    >>> out = tempfile.mkdtemp()
+    >>> metrics = run_training(TrainConfig.of(data="spiral", model="mlp", epochs=2, threads=1), out)
+    >>> metrics["epochs_run"], 0.0 < metrics["test_accuracy"] <= 1.0, sorted(os.listdir(out))[:3]
+    (2, True, ['checkpoint.pt', 'curves.png', 'history.csv'])
+    >>> run_training(None, out, resume=True)["epochs_run"]  # nothing left to do: the run had 2 epochs
+    2
+    """
+    wall_start = time.perf_counter()
+    out = Path(out_dir)
+    saved = None
+    if resume:
+        saved = checkpoint.load(out / "checkpoint.pt")
+        cfg = continued(TrainConfig.from_dict(saved["config"]), cfg)
+    elif cfg is None:
+        raise ValueError("invalid cfg=None: must be a TrainConfig unless resuming")
+    job = resolve(cfg)
+    created = not out.exists()
+    out = ensure_dir(out)
+    try:
+        trainer, extra = build(job, out, callbacks)
+        if saved is not None:
+            trainer.load_state_dict(saved["trainer"])
+    except BaseException:
+        if created:  # a failed start (bad data files, a model too big for memory...) leaves nothing behind
+            shutil.rmtree(out, ignore_errors=True)
+        raise
+    trainer.fit()
+    metrics = _metrics(trainer, cfg, extra)
+    metrics["wall_seconds"] = time.perf_counter() - wall_start
+    write_outputs(out, trainer, metrics)
+    write_run_report(out)
+    return metrics
+
+
+def continued(saved: TrainConfig, requested: TrainConfig | None) -> TrainConfig:
+    """The configuration of a resumed run: the checkpoint's, with a longer ``epochs`` if requested."""
+    if requested is None:
+        return saved
+    before, after = saved.flat(), requested.flat()
+    for name in sorted(before.keys() | after.keys()):
+        if name not in RESUMABLE and before.get(name) != after.get(name):
+            raise DescentError(f"--resume: --{name.replace('_', '-')} {after.get(name)!r} contradicts the "
+                               f"checkpoint's {name}={before.get(name)!r}; drop the flag, or start a new run "
+                               "in another folder")
+    if requested.run.epochs < saved.run.epochs:
+        raise DescentError(f"--resume: --epochs {requested.run.epochs} is shorter than the checkpoint's "
+                           f"epochs={saved.run.epochs}; --epochs may only extend a run")
+    return saved.replace(**{name: requested.get(name) for name in RESUMABLE})
+
+
+def build(job: Job, out: Path, callbacks: Iterable[Callback] = ()) -> tuple[Trainer, dict[str, Any]]:
+    """Data, model, optimizer, plan and callbacks of a resolved job, and the Trainer built whole."""
+    cfg = job.config
+    if cfg.run.threads:
+        torch.set_num_threads(cfg.run.threads)
+    torch.manual_seed(cfg.run.seed)
+    d = cfg.data
+    splits = data_module.load(d.name, d.data_dir, seed=cfg.run.seed, val_fraction=d.val_fraction,
+                              standardize=d.standardize, train_subset=d.train_subset)
+    model = build_model(cfg.model, splits).to(job.device)
+    optimizer = job.build_optimizer(model.parameters())
+    plan = BatchPlan.make(len(splits.train[0]), cfg.run.batch_size, cfg.run.epochs, cfg.run.seed,
+                          full_batch=job.entry.closure)
+    lr = learning_rate(cfg.schedule, job.schedule, optimizer, plan)
+    standard: list[Callback] = []
+    if cfg.run.monitor:  # before the guard, so that its diagnosis of a diverging run is recorded
+        standard.append(Monitor(tensorboard=cfg.run.tensorboard, log_dir=str(out / "tensorboard"),
+                                loss=cfg.run.loss))
+    standard.append(DivergenceGuard(splits.num_classes))
+    snapshots = None
+    if cfg.schedule.snapshots is not None:
+        k = cfg.schedule.snapshots
+        snapshots = Snapshots(k, snapshot_cycle_end_steps(plan.epochs, k, plan.steps_per_epoch))
+        standard.append(snapshots)
+    if cfg.regularize.ema is not None:
+        standard.append(EMA(cfg.regularize.ema))
+    if cfg.run.checkpoint_every:
+        standard.append(Checkpointing(out / "checkpoint.pt", cfg.to_dict(), cfg.run.checkpoint_every))
+    trainer = Trainer(model, optimizer, splits, plan, callbacks=[lr, *callbacks, *standard],
+                      loss_fn=losses.get(cfg.run.loss), penalty=_penalty(cfg), augment=job.augment,
+                      clip_grad_norm=cfg.regularize.clip_grad_norm, needs_closure=job.entry.closure,
+                      device=job.device, progress=cfg.run.progress)
+    return trainer, {"snapshots": snapshots}
+
+
+def _penalty(cfg: TrainConfig) -> Callable[[nn.Module], torch.Tensor] | None:
+    r = cfg.regularize
+    if not (r.l1 or r.l2 or r.elastic_net):
+        return None
+    return lambda model: penalty(model, l1=r.l1, l2=r.l2, elastic_net=r.elastic_net, beta=r.elastic_beta)
+
+
+def _metrics(trainer: Trainer, cfg: TrainConfig, extra: dict[str, Any]) -> dict[str, Any]:
+    splits = trainer.splits
+    final_test_loss, final_test_accuracy = trainer.evaluate(*splits.test)
+    if trainer.best_state is not None:
+        trainer.model.load_state_dict(trainer.best_state)
+    test_loss, test_accuracy = trainer.evaluate(*splits.test)
+    last = trainer.history[-1] if trainer.history else {}
+    metrics: dict[str, Any] = {
+        "test_accuracy": test_accuracy,
+        "test_loss": test_loss,
+        "val_accuracy": trainer.best_val_accuracy,
+        "best_epoch": trainer.best_epoch,
+        "final_test_accuracy": final_test_accuracy,
+        "final_test_loss": final_test_loss,
+        "final_train_loss": last.get("train_loss"),
+        "final_train_accuracy": last.get("train_accuracy"),
+        "final_val_accuracy": last.get("val_accuracy"),
+        "epochs_run": trainer.epoch,
+        "steps": trainer.step,
+        "train_seconds": trainer.train_seconds,
+        "stop_reason": trainer.stop_reason,
+        "diverged": trainer.diverged,
+        "num_parameters": sum(p.numel() for p in trainer.model.parameters()),
+        "data": {"name": splits.name, "train": len(splits.train[0]), "val": len(splits.val[0]),
+                 "test": len(splits.test[0]), "num_classes": splits.num_classes, "kind": splits.kind},
+        "config": cfg.to_dict(),
+    }
+    for cb in trainer.callbacks:
+        summary = cb.summary()
+        if summary:
+            metrics[cb.name] = summary
+    snapshots = extra.get("snapshots")
+    if snapshots is not None and snapshots.state_dicts:
+        # the snapshot ensemble is the run's model: its accuracy is the run's test accuracy
+        summary = snapshots.summary()
+        metrics["best_val_test_accuracy"] = metrics["test_accuracy"]
+        metrics["test_accuracy"] = summary["ensemble_test_accuracy"]
+        metrics["single_test_accuracy"] = summary["last_snapshot_test_accuracy"]
+    return metrics
+
+
+def write_outputs(out: Path, trainer: Trainer, metrics: dict[str, Any]) -> None:
+    write_json(out / "metrics.json", metrics)
+    write_csv(out / "history.csv", trainer.history,
+              ["epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "lr", "seconds"])
+    write_csv(out / "losses.csv", [{"step": i, "loss": v} for i, v in enumerate(trainer.iter_losses)])
+    plot_curves(trainer.iter_losses, trainer.history, out / "curves.png",
+                title=f"{metrics['config']['optimizer']['name']} on {metrics['data']['name']}")
