@@ -31,16 +31,12 @@ from collections.abc import Iterable
 import torch
 from torch import nn
 
+from . import checks
+
 __all__ = ["l1", "l2", "elastic_net", "penalized_parameters", "penalty"]
 
 # Modules whose ``weight`` is a weight matrix or kernel (DropConnectLinear is an nn.Linear).
 _WEIGHTED = (nn.Linear, nn.Bilinear, nn.modules.conv._ConvNd)
-
-
-def _check_nonnegative(name: str, value: float) -> float:
-    if not value >= 0 or value == float("inf"):
-        raise ValueError(f"{name} must be a non-negative finite number, got {value!r}")
-    return float(value)
 
 
 def _sum_over(params: Iterable[torch.Tensor], term) -> torch.Tensor:
@@ -64,7 +60,7 @@ def l1(params: Iterable[torch.Tensor]) -> torch.Tensor:
 def elastic_net(params: Iterable[torch.Tensor], beta: float = 0.5) -> torch.Tensor:
     """Elastic net ``R(W) = sum beta * W^2 + |W|`` (Zou & Hastie, "Regularization and variable selection
     via the elastic net", 2005), in the lecture's spelling: ``beta`` weighs the L2 part against L1."""
-    beta = _check_nonnegative("beta", beta)
+    beta = checks.nonnegative("beta", beta)
     return _sum_over(params, lambda W: beta * W.square() + W.abs())
 
 
@@ -90,10 +86,10 @@ def penalty(
 
     Every lambda defaults to 0 (no penalty); ``beta=0.5``. Raises ValueError for a negative lambda or beta.
     """
-    lam_l1 = _check_nonnegative("l1", l1)
-    lam_l2 = _check_nonnegative("l2", l2)
-    lam_en = _check_nonnegative("elastic_net", elastic_net)
-    beta = _check_nonnegative("beta", beta)
+    lam_l1 = checks.nonnegative("l1", l1)
+    lam_l2 = checks.nonnegative("l2", l2)
+    lam_en = checks.nonnegative("elastic_net", elastic_net)
+    beta = checks.nonnegative("beta", beta)
     weights = penalized_parameters(model)
     total = torch.zeros((), device=weights[0].device if weights else None)
     if lam_l1:
