@@ -96,6 +96,9 @@ def load(
     val_idx, train_idx = order[:n_val], order[n_val:]
     if train_subset is not None:
         train_idx = train_idx[:train_subset]
+    if len(train_idx) == 0:
+        raise ValueError(f"invalid val_fraction={val_fraction!r}: must leave training examples ({name} has "
+                         f"{len(x)}, all of them would go to validation)")
     xtr, ytr, xva, yva = x[train_idx], y[train_idx], x[val_idx], y[val_idx]
 
     if standardize:

@@ -76,6 +76,10 @@ class Dimension:
             return (math.log(x) - math.log(self.low)) / (math.log(self.high) - math.log(self.low))
         return (x - self.low) / (self.high - self.low)
 
+    def extremes(self) -> list[Any]:
+        """Every choice, or both ends of the range: what a trial may be given, at its most extreme."""
+        return list(self.choices) if self.choices is not None else [self._cast(self.low), self._cast(self.high)]
+
     def _cast(self, x: float) -> Any:
         return int(round(x)) if self.integer else float(x)
 

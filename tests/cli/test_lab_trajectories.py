@@ -57,7 +57,7 @@ def test_one_tiny_gif(tmp_path):
     (["--optimizers", "sgd,nope"], "unknown optimizer 'nope'; choose from sgd"),
     (["--scene", "saddle", "--function", "beale"], "--scene fixes its own paths"),
     (["--start", "1"], "expected a point X,Y"),
-    (["--steps", "-3"], "invalid --steps='-3': must be a non-negative integer"),
+    (["--steps", "-3"], "invalid --steps='-3': must be a positive integer"),
 ])
 def test_bad_values_exit_2_with_one_line(tmp_path, capsys, argv, message):
     try:

@@ -8,7 +8,9 @@ optimizer (at its registry learning rate) differs. Outputs in ``--out``: one fol
 
 from __future__ import annotations
 
+import shutil
 import time
+from pathlib import Path
 from typing import Any
 
 from .._io import ensure_dir, write_csv
@@ -16,6 +18,7 @@ from ..config import TrainConfig
 from ..optim.registry import LECTURE_ORDER, get
 from ..report import plot_comparison, write_comparison_report
 from ..train import Callback, run_training
+from ..train.resolve import resolve
 from ._config import add_training_arguments, config_from_args
 
 # The demo's defaults: about a minute and a half for the seven optimizers, one torch thread (a busy
@@ -53,8 +56,20 @@ def run(args) -> int:
     names = [get(n.strip()).name for n in args.optimizers.split(",") if n.strip()]
     if not names:
         raise ValueError(f"--optimizers: no optimizer named in {args.optimizers!r}")
-    out = ensure_dir(args.out)
     base = config_from_args(args, BASE)
+    for name in names:  # every value checked before the output folder is made
+        resolve(base.replace(optimizer=name, lr=None))
+    created = not Path(args.out).exists()
+    out = ensure_dir(args.out)
+    try:
+        return _compare(names, base, out)
+    except BaseException:
+        if created and not any(p.is_dir() for p in out.iterdir()):  # a failed start leaves nothing behind
+            shutil.rmtree(out, ignore_errors=True)
+        raise
+
+
+def _compare(names: list[str], base: TrainConfig, out: Path) -> int:
     print(f"comparing {len(names)} optimizers on {base.data.name}: {base.run.epochs} epochs each, "
           f"seed {base.run.seed}, "
           f"output in {out}", flush=True)

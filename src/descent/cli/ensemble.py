@@ -103,8 +103,8 @@ def ensemble_metrics(run_dirs: list[str], device: str = "cpu", weights: str = "b
 
 
 def run(args) -> int:
-    out = ensure_dir(args.out)
     metrics = ensemble_metrics(args.run_dirs, args.device, args.weights)
+    out = ensure_dir(args.out)
     write_json(out / "metrics.json", metrics)
     for m in metrics["members"]:
         print(f"{m['test_accuracy']:8.4f}  {m['run_dir']}")

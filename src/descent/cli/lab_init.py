@@ -26,6 +26,7 @@ import torch
 from torch import nn
 
 from .._io import ensure_dir, save_figure, write_csv, write_json
+from ..train.resolve import available_memory
 from ._common import positive_int
 
 ACTIVATIONS = {"tanh": nn.Tanh, "relu": nn.ReLU}
@@ -159,6 +160,12 @@ def register(sub) -> None:
 def run(args) -> int:
     if args.batch < 2:
         raise ValueError(f"--batch must be at least 2 for batch statistics, got {args.batch}")
+    # weights and their gradients, and a few activation tensors per layer, float32: refused before allocating
+    need = 4 * args.depth * (2 * args.width * args.width + 4 * args.batch * args.width)
+    have = available_memory(torch.device("cpu"))
+    if have is not None and need > have:
+        raise ValueError(f"invalid --width={args.width}: must be smaller: {args.depth} layers of {args.width} "
+                         f"units need about {need / 2**30:,.1f} GiB, and {have / 2**30:,.1f} GiB are available")
     torch.set_num_threads(min(2, torch.get_num_threads()))
     out = ensure_dir(args.out)
     sizes = (args.depth, args.width, args.batch, args.seed)

@@ -11,10 +11,13 @@ of a global minimum.
 from __future__ import annotations
 
 import argparse
+import math
 
 from ..errors import DescentError
 from ..optim import registry
-from ._common import nonneg_float, nonneg_int, positive_float
+from ._common import nonneg_float, positive_float, positive_int
+
+MAX_START = 1e6  # the test functions are drawn near their minima; far away, x^4 overflows
 
 
 def _point(text: str) -> tuple[float, float]:
@@ -22,6 +25,9 @@ def _point(text: str) -> tuple[float, float]:
         x, y = (float(v) for v in text.split(","))
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a point X,Y such as -5,0.001, got {text!r}") from None
+    if not all(math.isfinite(v) and abs(v) <= MAX_START for v in (x, y)):
+        raise argparse.ArgumentTypeError(f"invalid value {text!r}: must be a point X,Y with |X|, |Y| <= "
+                                         f"{MAX_START:g}")
     return (x, y)
 
 
@@ -39,7 +45,7 @@ def register(sub) -> None:
                    "himmelblau, saddle, double-well, rastrigin")
     p.add_argument("--optimizers", help="comma-separated registry names (default: the lecture's first-order "
                    "optimizers)")
-    p.add_argument("--steps", type=nonneg_int, help="steps per path (default 100; a scene's own count)")
+    p.add_argument("--steps", type=positive_int, help="steps per path (default 100; a scene's own count)")
     p.add_argument("--lr", type=positive_float, help="one learning rate for every path (default: each "
                    "optimizer's lab_lr)")
     p.add_argument("--start", type=_point, help="start point X,Y (default: the function's standard start); "

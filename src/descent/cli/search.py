@@ -17,6 +17,7 @@ from ..config import FLAT, HYPER_FLAGS, SECTIONS, TrainConfig
 from ..report import plot_scatter, write_search_report
 from ..search import METHODS, best_row, parse_space, run_search
 from ..train import run_training
+from ..train.resolve import resolve
 from ._common import positive_int
 from ._config import add_optimizer_arguments, add_training_arguments, config_from_args
 
@@ -62,8 +63,14 @@ def register(sub) -> None:
 
 def run(args) -> int:
     space = parse_space(args.space, known=searchable())
-    out = ensure_dir(args.out)
+    if args.storage is not None and not args.storage.strip():
+        raise ValueError("invalid --storage='': must be an Optuna storage URL such as sqlite:///study.db")
     base = config_from_args(args, BASE).replace(checkpoint_every=0, progress=False)
+    resolve(base)
+    for dim in space.values():  # every choice and both ends of every range, before any trial runs
+        for value in dim.extremes():
+            resolve(base.replace(**{dim.name: value}))
+    out = ensure_dir(args.out)
 
     def objective(params: dict[str, Any], label: str) -> dict[str, Any]:
         metrics = run_training(base.replace(**params), out / "trials" / label)

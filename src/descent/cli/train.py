@@ -12,7 +12,6 @@ from ..train import overfit_check, run_training
 from ..train.checkpoint import load
 from ._config import add_optimizer_arguments, add_training_arguments, config_from_args
 
-
 # exit status: 0 trained, 2 bad input (one line on stderr), 3 the run diverged, 130 interrupted
 EXIT_DIVERGED = 3
 

@@ -15,7 +15,6 @@ from typing import Any
 from . import checkpoint
 
 
-
 class StopTraining(Exception):
     """Raised by a callback to end training early (NaN loss, exploding loss, ...). The message is the diagnosis."""
 

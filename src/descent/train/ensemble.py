@@ -24,7 +24,6 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from .. import checks
 from .callbacks import Callback
 
-
 __all__ = ["average_probabilities", "ensemble_accuracy", "EMA", "Snapshots", "snapshot_cycle_epochs",
            "snapshot_cycle_end_steps", "models_from_state_dicts"]
 

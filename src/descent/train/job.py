@@ -40,7 +40,7 @@ from .ensemble import EMA, Snapshots, snapshot_cycle_end_steps
 from .lr import learning_rate
 from .monitor import Monitor
 from .plan import BatchPlan
-from .resolve import Job, resolve
+from .resolve import Job, check_model_fits, resolve
 from .trainer import Trainer
 
 # what a resumed run may change: its length (longer only) and how it is shown or threaded
@@ -63,6 +63,8 @@ def run_training(cfg: TrainConfig | None, out_dir: str | os.PathLike, callbacks:
     2
     """
     wall_start = time.perf_counter()
+    if str(out_dir) == "":  # Path('') is '.', the current folder
+        raise ValueError("invalid out='': must name a folder (use '.' for the current one)")
     out = Path(out_dir)
     saved = None
     if resume:
@@ -114,6 +116,7 @@ def build(job: Job, out: Path, callbacks: Iterable[Callback] = ()) -> tuple[Trai
     d = cfg.data
     splits = data_module.load(d.name, d.data_dir, seed=cfg.run.seed, val_fraction=d.val_fraction,
                               standardize=d.standardize, train_subset=d.train_subset)
+    check_model_fits(cfg, splits, job.device)  # before allocating: a too-wide model is refused by name
     model = build_model(cfg.model, splits).to(job.device)
     optimizer = job.build_optimizer(model.parameters())
     plan = BatchPlan.make(len(splits.train[0]), cfg.run.batch_size, cfg.run.epochs, cfg.run.seed,

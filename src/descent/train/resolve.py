@@ -8,6 +8,7 @@ name the command line and search spaces use (``lr``, ``batch_size``, ``schedule`
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +20,8 @@ from .. import checks, data, losses, models, schedules
 from ..config import TrainConfig
 from ..optim import registry
 from .ensemble import snapshot_cycle_epochs
+
+FLOAT32_MAX = float(torch.finfo(torch.float32).max)
 
 
 @dataclass(frozen=True)
@@ -139,9 +142,53 @@ def _resolve_optimizer(cfg: TrainConfig) -> tuple[registry.OptimizerEntry, dict[
             raise checks.invalid(key, o.hyper[key], f"a hyperparameter of {entry.name} "
                                  f"({', '.join(sorted(accepted))})")
     hyper = {**entry.defaults, **o.hyper}
+    for key, value in {"lr": o.lr, **hyper}.items():  # a float32 parameter cannot hold a larger factor
+        if checks.is_real(value) and abs(value) > FLOAT32_MAX:
+            raise checks.invalid(key, value, f"at most {FLOAT32_MAX:.3g} in absolute value (a float32)")
+    if entry.name == "newton" and _has_batchnorm(cfg):
+        raise checks.invalid("optimizer", o.name, "used without batch norm (add --no-batchnorm, or choose "
+                             "another optimizer): Newton's torch.func Hessian cannot update its running "
+                             "statistics")
     probe = nn.Parameter(torch.zeros(1))
     entry.factory([probe], lr=entry.lr if o.lr is None else o.lr, **hyper)  # the class checks each value
     return entry, hyper
+
+
+def _has_batchnorm(cfg: TrainConfig) -> bool:
+    """Whether the model ``cfg`` asks for has batch norm (the CNNs have it unless switched off)."""
+    if cfg.model.batchnorm is not None:
+        return cfg.model.batchnorm
+    return cfg.model.arch == "cnn" or (cfg.model.arch == "auto" and data.KINDS[cfg.data.name] != "vector")
+
+
+def available_memory(device: torch.device) -> int | None:
+    """Bytes this process may still allocate on ``device`` (None if unknown)."""
+    if device.type == "cuda":
+        return torch.cuda.mem_get_info(device)[0]
+    try:
+        with open("/proc/meminfo") as f:
+            info = dict(line.split(":", 1) for line in f)
+        return int(info["MemAvailable"].split()[0]) * 1024
+    except (OSError, KeyError, ValueError):
+        try:
+            return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        except (ValueError, OSError, AttributeError):
+            return None
+
+
+def check_model_fits(cfg: TrainConfig, splits: Any, device: torch.device) -> None:
+    """Refuse, before allocating it, a model whose weights, gradients and two optimizer buffers (4 copies of
+    4 bytes per parameter) exceed the memory ``device`` has left; the model is first built on the meta
+    device, which allocates nothing."""
+    with torch.device("meta"):
+        count = sum(p.numel() for p in models.build_model(cfg.model, splits).parameters())
+    need, have = 16 * count, available_memory(device)
+    if have is not None and need > have:
+        m = cfg.model
+        name, value = ("width", m.width) if m.width is not None else ("depth", m.depth)
+        raise checks.invalid(name, value, f"smaller: the model has {count:,} parameters, about "
+                             f"{need / 2**30:,.1f} GiB to train, and {device.type} has {have / 2**30:,.1f} GiB "
+                             "available")
 
 
 def _resolve_schedule(cfg: TrainConfig) -> schedules.ScheduleSpec | None:
