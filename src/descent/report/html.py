@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from .._io import write_text
+from .curves import pyplot
 
 _STYLE = """
 body { font: 15px/1.45 system-ui, sans-serif; margin: 2em auto; max-width: 1100px; padding: 0 1em; }
@@ -49,11 +50,9 @@ def image(path: str | os.PathLike, alt: str | None = None) -> str:
 
 def figure(fig: Any, alt: str) -> str:
     """An ``<img>`` of a matplotlib figure rendered to PNG in memory (the figure is closed)."""
-    import matplotlib.pyplot as plt
-
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")
-    plt.close(fig)
+    pyplot().close(fig)
     return f'<img src="{data_uri(buf.getvalue())}" alt="{html.escape(alt)}">'
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import DescentError
+from .curves import pyplot
 from .html import _is_number, figure, findings, pictures, read_csv, table, write_report
 
 
@@ -40,11 +41,7 @@ def write_run_report(run_dir: str | os.PathLike) -> Path:
 
 def monitor_figures(series: Mapping[str, Any]) -> str:
     """Plots of the monitor's samples: update/weight ratio, gradient norm, activation std, dead ReLUs."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     steps = series.get("step", [])
     panels = [("update_ratio", "update / weight ratio", True), ("grad_norm", "gradient norm", True),
               ("act_std", "activation std", False), ("dead_fraction", "dead ReLU fraction", False)]
