@@ -135,7 +135,7 @@ def test_killed_search_leaves_a_study_that_resumes(tmp_path: Path) -> None:
         def slow(params, label):
             time.sleep(0.15)
             return 1.0 - abs(math.log10(params["lr"]) + 2.0) / 3.0
-        run_search(slow, parse_space("lr=1e-4:1e-1:log"), {str(tmp_path)!r}, trials=1000)
+        run_search(slow, parse_space("lr=1e-4:1e-1:log"), {str(tmp_path)!r}, trials=1000, heartbeat=1)
     """)
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")}
     proc = subprocess.Popen([sys.executable, "-c", script], env=env)
@@ -152,20 +152,19 @@ def test_killed_search_leaves_a_study_that_resumes(tmp_path: Path) -> None:
     assert before >= 3
     with sqlite3.connect(db) as con:
         assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-    rows = run_search(peak, parse_space("lr=1e-4:1e-1:log"), tmp_path, trials=2)
+    rows = run_search(peak, parse_space("lr=1e-4:1e-1:log"), tmp_path, trials=2, heartbeat=1)
     complete = [r for r in rows if r["state"] == "COMPLETE"]
-    assert len(complete) == before + 2
+    # the killed trial is failed once its heartbeat is stale and re-run besides the 2 new trials
+    assert len(complete) == before + 2 + 1
+    (killed,) = [r for r in rows if r["state"] != "COMPLETE"]
+    assert killed["state"] == "FAIL"
+    retry = next(r for r in rows if r["trial"] == killed["retried_as"])
+    assert retry["state"] == "COMPLETE" and retry["lr"] == killed["lr"] and "recovered_from" not in retry
     assert len(_rows(tmp_path / "results.csv")) == len(rows)
 
 
 def _completed_in_db(db: Path) -> int:
-    if not db.exists():
-        return 0
-    try:
-        with sqlite3.connect(db, timeout=1) as con:
-            return con.execute("SELECT COUNT(*) FROM trials WHERE state = 'COMPLETE'").fetchone()[0]
-    except sqlite3.OperationalError:  # tables not created yet, or locked
-        return 0
+    return _in_db(db, "SELECT COUNT(*) FROM trials WHERE state = 'COMPLETE'")
 
 
 def test_two_workers_share_one_study(tmp_path: Path) -> None:
@@ -184,3 +183,47 @@ def test_two_workers_share_one_study(tmp_path: Path) -> None:
     rows = run_search(peak, parse_space("lr=1e-4:1e-1:log"), tmp_path / "w2", trials=1, storage=url)
     complete = [r for r in rows if r["state"] == "COMPLETE"]
     assert len(complete) == 7 and len({r["lr"] for r in complete}) == 7
+
+
+def test_a_worker_waits_for_the_running_trials_of_its_peers(tmp_path: Path) -> None:
+    """A worker that finishes its own trials first returns the peer's trial complete, not RUNNING."""
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    script = textwrap.dedent(f"""
+        import time
+        from descent.search import parse_space, run_search
+        def slow(params, label):
+            time.sleep(4)
+            return 0.5
+        run_search(slow, parse_space("lr=1e-4:1e-1:log"), {str(tmp_path / 'slow')!r}, trials=1, storage={url!r},
+                   heartbeat=1)
+    """)
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")}
+    peer = subprocess.Popen([sys.executable, "-c", script], env=env)
+    db = tmp_path / "shared.db"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and _in_db(db, "SELECT COUNT(*) FROM trials WHERE state = 'RUNNING'") < 1:
+        time.sleep(0.05)
+    rows = run_search(peak, parse_space("lr=1e-4:1e-1:log"), tmp_path / "fast", trials=1, storage=url,
+                      heartbeat=1)
+    assert peer.wait(timeout=60) == 0
+    assert sorted(r["state"] for r in rows) == ["COMPLETE", "COMPLETE"]
+    assert 0.5 in [r["value"] for r in rows]  # the peer's trial, finished
+
+
+def test_the_last_worker_rewrites_every_workers_results(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    space = parse_space("lr=1e-4:1e-1:log")
+    run_search(peak, space, tmp_path / "a", trials=2, storage=url, heartbeat=1)
+    assert len(_rows(tmp_path / "a" / "results.csv")) == 2
+    run_search(peak, space, tmp_path / "b", trials=3, storage=url, heartbeat=1)
+    assert len(_rows(tmp_path / "a" / "results.csv")) == 5 == len(_rows(tmp_path / "b" / "results.csv"))
+
+
+def _in_db(db: Path, query: str) -> int:
+    if not db.exists():
+        return 0
+    try:
+        with sqlite3.connect(db, timeout=1) as con:
+            return con.execute(query).fetchone()[0]
+    except sqlite3.OperationalError:
+        return 0

@@ -1,21 +1,26 @@
 """`descent search`: random or grid search over training hyperparameters, stored in an Optuna study on disk.
 
 Each trial is a short ``descent train`` run in ``--out/trials/<label>/``; the study (``--out/study.db`` or
-``--storage URL``) survives interruption, and a re-run adds ``--trials`` more trials to it. Outputs:
+``--storage URL``) survives interruption, and a re-run adds ``--trials`` more trials to it. A trial whose
+worker died after its training is recorded from its folder's metrics.json; one that died mid-training is
+re-run. Outputs:
 ``results.csv`` (one row per trial), ``scatter.png`` (validation accuracy against each hyperparameter, the
 lecture's picture) and ``report.html``.
 """
 
 from __future__ import annotations
 
+import json
 import types
 import typing
+from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from .._io import ensure_dir
 from ..config import FLAT, HYPER_FLAGS, SECTIONS, TrainConfig
 from ..report import plot_scatter, write_search_report
-from ..search import METHODS, best_row, parse_space, run_search
+from ..search import HEARTBEAT, METHODS, best_row, parse_space, run_search
 from ..train import run_training
 from ..train.resolve import resolve
 from ._common import positive_int
@@ -56,6 +61,9 @@ def register(sub) -> None:
     p.add_argument("--coarse-to-fine", action="store_true",
                    help="spend half the trials on ranges narrowed around the best of the first half")
     p.add_argument("--search-seed", type=int, default=0, help="seed of the sampler (default 0)")
+    p.add_argument("--heartbeat", type=positive_int, default=HEARTBEAT, metavar="SECONDS",
+                   help="a running trial beats every SECONDS; one silent for 3 beats is taken as dead, and "
+                        "its result recovered or the trial re-run (default %(default)s)")
     add_optimizer_arguments(p, BASE)
     add_training_arguments(p, BASE)
     p.set_defaults(func=run)
@@ -73,10 +81,21 @@ def run(args) -> int:
     out = ensure_dir(args.out)
 
     def objective(params: dict[str, Any], label: str) -> dict[str, Any]:
-        metrics = run_training(base.replace(**params), out / "trials" / label)
-        return {"val_accuracy": float(metrics["val_accuracy"]),
-                "test_accuracy": float(metrics.get("test_accuracy", float("nan"))),
-                "train_seconds": float(metrics.get("train_seconds", float("nan")))}
+        return _recorded(run_training(base.replace(**params), out / "trials" / label))
+
+    def recover(dead: Mapping[str, Any]) -> dict[str, Any] | None:
+        """A dead worker's trial whose training finished left a complete metrics.json in its folder."""
+        try:
+            folder = Path(str(dead.get("out", out))) / "trials" / str(dead["label"])
+            metrics = json.loads((folder / "metrics.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        finished = isinstance(metrics, dict) and _is_number(metrics.get("val_accuracy"))
+        return _recorded(metrics) if finished else None
+
+    def waiting(running: int) -> None:
+        print(f"waiting for {running} running trial(s) of other workers (a dead worker's trial is taken as "
+              f"dead after {3 * args.heartbeat} s without a heartbeat)", flush=True)
 
     def progress(row: dict[str, Any]) -> None:
         values = "  ".join(f"{d}={row.get(d, float('nan')):.3g}" for d in space if _is_number(row.get(d)))
@@ -87,7 +106,8 @@ def run(args) -> int:
     print(f"{args.method} search of {', '.join(space)} on {base.data.name}: {args.trials} trials of "
           f"{base.run.epochs} epochs, study in {args.storage or out / 'study.db'}", flush=True)
     rows = run_search(objective, space, out, args.trials, method=args.method, storage=args.storage,
-                      coarse_to_fine=args.coarse_to_fine, seed=args.search_seed, on_trial=progress)
+                      coarse_to_fine=args.coarse_to_fine, seed=args.search_seed, on_trial=progress,
+                      recover=recover, heartbeat=args.heartbeat, on_wait=waiting)
     plot_scatter(rows, space, out / "scatter.png")
     best = best_row(rows)
     write_search_report(out, rows, best, title=f"descent search: {args.method} on {base.data.name}")
@@ -96,6 +116,17 @@ def run(args) -> int:
         print(f"best of {len(rows)} trials: val acc {best['value']:.3f} with {shown}")
     print(f"wrote {out / 'results.csv'}, {out / 'scatter.png'} and {out / 'report.html'}")
     return 0
+
+
+def _recorded(metrics: Mapping[str, Any]) -> dict[str, Any]:
+    """The numbers of a training run that a trial records."""
+    return {"val_accuracy": float(metrics["val_accuracy"]),
+            "test_accuracy": _number(metrics.get("test_accuracy")),
+            "train_seconds": _number(metrics.get("train_seconds"))}
+
+
+def _number(x: Any) -> float:
+    return float(x) if _is_number(x) else float("nan")
 
 
 def _is_number(x: Any) -> bool:
