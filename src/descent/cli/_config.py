@@ -127,7 +127,9 @@ TRAINING_FLAGS = [
         ("--progress", _on("progress", help="always show a progress bar")),
         ("--no-progress", _off("progress")),
         ("--device", dict(dest="device")),
-        ("--threads", dict(dest="threads", type=positive_int, help="torch intra-op threads")),
+        ("--threads", dict(dest="threads", type=positive_int,
+                            help="torch intra-op threads (default: 1 or all cores, whichever runs the steps "
+                                 "faster, timed while training)")),
     ]),
 ]
 

@@ -41,6 +41,7 @@ from .lr import learning_rate
 from .monitor import Monitor
 from .plan import BatchPlan
 from .resolve import Job, check_model_fits, resolve
+from .threads import Threads
 from .trainer import Trainer
 
 # what a resumed run may change: its length (longer only) and how it is shown or threaded
@@ -112,6 +113,7 @@ def build(job: Job, out: Path, callbacks: Iterable[Callback] = ()) -> tuple[Trai
     cfg = job.config
     if cfg.run.threads:
         torch.set_num_threads(cfg.run.threads)
+    governor = [] if cfg.run.threads else [Threads()]  # first: it times whole steps, callbacks included
     torch.manual_seed(cfg.run.seed)
     d = cfg.data
     splits = data_module.load(d.name, d.data_dir, seed=cfg.run.seed, val_fraction=d.val_fraction,
@@ -136,7 +138,7 @@ def build(job: Job, out: Path, callbacks: Iterable[Callback] = ()) -> tuple[Trai
         standard.append(EMA(cfg.regularize.ema))
     if cfg.run.checkpoint_every:
         standard.append(Checkpointing(out / "checkpoint.pt", cfg.to_dict(), cfg.run.checkpoint_every))
-    trainer = Trainer(model, optimizer, splits, plan, callbacks=[lr, *callbacks, *standard],
+    trainer = Trainer(model, optimizer, splits, plan, callbacks=[*governor, lr, *callbacks, *standard],
                       loss_fn=losses.get(cfg.run.loss), penalty=_penalty(cfg), augment=job.augment,
                       clip_grad_norm=cfg.regularize.clip_grad_norm, needs_closure=job.entry.closure,
                       device=job.device, progress=cfg.run.progress)
