@@ -141,6 +141,10 @@ def test_cifar10_binary_reader(tmp_path):
     assert s.test[0].shape == (4, 3, 32, 32)
     assert np.allclose(s.test[0].numpy().reshape(4, -1), pixels / 255.0)
     assert s.test[1].tolist() == labels.tolist() and len(s.train[0]) == 20
+    bad = np.c_[[3, 12, 0, 1], rng.integers(0, 256, (4, 3072))].astype(np.uint8)
+    (tmp_path / "data_batch_4.bin").write_bytes(bad.tobytes())
+    with pytest.raises(DescentError, match=r"data_batch_4.bin' holds label 12, out of range 0..9"):
+        data.load("cifar10", tmp_path)
     (tmp_path / "data_batch_3.bin").write_bytes(b"\x00" * 100)
     with pytest.raises(DescentError, match="not a multiple"):
         data.load("cifar10", tmp_path)
@@ -155,3 +159,23 @@ def test_nan_in_the_data_is_rejected(tmp_path, monkeypatch):
     monkeypatch.setattr(data, "_mnist1d", lambda: (x, np.arange(10) % 10, x[:2] * 0, np.arange(2)))
     with pytest.raises(DescentError, match="NaN"):
         data.load("mnist1d")
+
+
+@pytest.mark.parametrize("change, needle", [
+    ("tiny train images", "holds 2x2 images; mnist images are 28x28"),
+    ("tiny test images", "holds 2x2 images; mnist images are 28x28"),
+    ("label 200", "holds label 200, out of range 0..9"),
+])
+def test_idx_files_must_be_what_the_format_promises(tmp_path, change, needle):
+    """Files that parse as IDX but are not MNIST (wrong image size, train and test of different sizes, labels
+    past the 10 classes) are refused by name instead of building a 256-class or 2x2-input model."""
+    _mnist_folder(tmp_path)
+    rng = np.random.default_rng(1)
+    if change == "tiny train images":
+        _write_idx(tmp_path / "train-images-idx3-ubyte", rng.integers(0, 256, (30, 2, 2)))
+    elif change == "tiny test images":
+        _write_idx(tmp_path / "t10k-images-idx3-ubyte", rng.integers(0, 256, (10, 2, 2)))
+    else:
+        _write_idx(tmp_path / "train-labels-idx1-ubyte", np.r_[rng.integers(0, 10, 29), 200])
+    with pytest.raises(DescentError, match=needle):
+        data.load("mnist", tmp_path)

@@ -58,6 +58,13 @@ class Augment(nn.Module):
             x = step(x)
         return x
 
+    def check_input(self, shape: tuple[int, ...]) -> None:
+        """Refuse steps that do not fit examples of ``shape`` (a crop padding or a shift as large as the image
+        or the signal would leave examples made of padding). ValueError naming the value."""
+        for step in self.steps:
+            if hasattr(step, "check_input"):
+                step.check_input(tuple(shape))
+
     def extra_repr(self) -> str:
         return f"spec={self.spec!r}, kind={self.kind!r}"
 
@@ -98,6 +105,11 @@ class RandomShift1d(nn.Module):
         super().__init__()
         self.max_shift, self.circular = max_shift, circular
 
+    def check_input(self, shape: tuple[int, ...]) -> None:
+        if self.max_shift >= shape[-1]:
+            raise ValueError(f"invalid shift={self.max_shift}: must be smaller than the signals ({shape[-1]} "
+                             "samples)")
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         shifts = torch.randint(-self.max_shift, self.max_shift + 1, (x.shape[0],)).to(x.device)
         return shift_signals(x, shifts, self.circular)
@@ -136,6 +148,12 @@ class _PadCrop(nn.Module):
         super().__init__()
         self.padding = padding
         self._crops: dict[tuple[int, int, int], nn.Module] = {}
+
+    def check_input(self, shape: tuple[int, ...]) -> None:
+        height, width = shape[-2:]
+        if self.padding is not None and self.padding >= min(height, width):
+            raise ValueError(f"invalid crop={self.padding}: must be smaller than the images ({height}x{width}), "
+                             "or the crops are all padding")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         import kornia.augmentation as K

@@ -198,6 +198,7 @@ def _spiral(classes: int, seed: int) -> tuple[np.ndarray, ...]:
 
 # ----------------------------------------------------------------------------------------------- from files
 
+IDX_IMAGE, IDX_CLASSES = (28, 28), 10  # MNIST and Fashion-MNIST: 28 x 28 grey images of 10 classes
 _IDX_FILES = {
     "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
     "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
@@ -223,11 +224,17 @@ def _idx_pair(folder: Path, name: str) -> tuple[np.ndarray, ...]:
         )
     out = []
     for images, labels in _IDX_FILES.values():
-        x = read_idx(_find(folder, images)).astype(np.float32) / 255.0
-        y = read_idx(_find(folder, labels)).astype(np.int64)
+        image_path, label_path = _find(folder, images), _find(folder, labels)
+        x, y = read_idx(image_path), read_idx(label_path)
         if x.ndim != 3 or y.ndim != 1 or len(x) != len(y):
             raise DescentError(f"{name}: {images} holds {x.shape} but {labels} holds {y.shape}; they must pair")
-        out += [x[:, None], y]
+        if x.shape[1:] != IDX_IMAGE:
+            raise DescentError(f"{name}: {str(image_path)!r} holds {x.shape[1]}x{x.shape[2]} images; "
+                               f"{name} images are {IDX_IMAGE[0]}x{IDX_IMAGE[1]}")
+        if len(y) and int(y.max()) >= IDX_CLASSES:
+            raise DescentError(f"{name}: {str(label_path)!r} holds label {int(y.max())}, out of range "
+                               f"0..{IDX_CLASSES - 1} ({name} has {IDX_CLASSES} classes)")
+        out += [x[:, None].astype(np.float32) / 255.0, y.astype(np.int64)]
     return tuple(out)
 
 
@@ -279,11 +286,12 @@ def _cifar10(folder: Path) -> tuple[np.ndarray, ...]:
                     f"{str(p)!r} has {raw.size} bytes, not a multiple of the {CIFAR_RECORD}-byte CIFAR-10 record"
                 )
             chunks.append(raw.reshape(-1, CIFAR_RECORD))
+        for p, chunk in zip(paths, chunks, strict=True):
+            if int(chunk[:, 0].max()) > 9:
+                raise DescentError(f"cifar10: {str(p)!r} holds label {int(chunk[:, 0].max())}, out of range 0..9 "
+                                   "(CIFAR-10 has 10 classes)")
         rec = np.concatenate(chunks)
-        labels = rec[:, 0].astype(np.int64)
-        if labels.max() > 9:
-            raise DescentError(f"cifar10: label {int(labels.max())} out of range 0..9 in {str(paths[0])!r}")
-        return rec[:, 1:].reshape(-1, 3, 32, 32).astype(np.float32) / 255.0, labels
+        return rec[:, 1:].reshape(-1, 3, 32, 32).astype(np.float32) / 255.0, rec[:, 0].astype(np.int64)
 
     x, y = read([folder / n for n in names[:5]])
     xt, yt = read([folder / names[5]])

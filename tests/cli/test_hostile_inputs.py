@@ -60,6 +60,10 @@ TRAIN_CASES = [
     pytest.param([*TRAIN, "--schedule", "step:every=0,factor=0.5"], id="train-schedule-bad-value"),
     pytest.param([*TRAIN, "--schedule-per", "bogus"], id="train-schedule-per-unknown"),
     pytest.param([*TRAIN, "--augment", "bogus"], id="train-augment-unknown"),
+    pytest.param(["train", "--data", "digits", "--model", "mlp", "--epochs", "1", "--no-progress", "--augment",
+                  "crop=8"], id="train-crop-as-large-as-the-image"),
+    pytest.param(["train", "--data", "mnist1d", "--model", "mlp", "--epochs", "1", "--no-progress", "--augment",
+                  "shift=40"], id="train-shift-as-long-as-the-signal"),
     # --hyper
     pytest.param([*TRAIN, "--hyper", "lr=0.1"], id="train-hyper-lr"),
     pytest.param([*TRAIN, "--optimizer", "momentum", "--hyper", "momentum=0.9", "--momentum", "0.5"],

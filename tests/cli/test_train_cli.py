@@ -61,3 +61,25 @@ def test_module_entry_point_and_help():
         assert r.returncode == 0 and "usage: descent" in r.stdout
     r = subprocess.run([sys.executable, "-m", "descent", "train"], capture_output=True, text=True, timeout=120)
     assert r.returncode == 2 and "--out" in r.stderr and "Traceback" not in r.stderr
+
+
+@pytest.mark.parametrize("size, label, needle", [
+    (2, 3, "holds 2x2 images; mnist images are 28x28"),
+    (28, 200, "holds label 200, out of range 0..9"),
+])
+def test_files_that_are_not_mnist_are_refused_by_name(tmp_path, run_cli, size, label, needle):
+    import numpy as np
+
+    folder = tmp_path / "data"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for stem, n in (("train", 20), ("t10k", 5)):
+        images = rng.integers(0, 256, (n, size, size)).astype(np.uint8)
+        labels = np.r_[rng.integers(0, 10, n - 1), label].astype(np.uint8)
+        for kind, array in (("images-idx3", images), ("labels-idx1", labels)):
+            header = bytes([0, 0, 8, array.ndim]) + b"".join(int(d).to_bytes(4, "big") for d in array.shape)
+            (folder / f"{stem}-{kind}-ubyte").write_bytes(header + array.tobytes())
+    code, _, err = run_cli("train", "--data", "mnist", "--data-dir", folder, "--model", "mlp", "--epochs", "1",
+                           "--no-progress", "--out", tmp_path / "run")
+    assert code == 2 and needle in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert not (tmp_path / "run").exists()

@@ -119,6 +119,8 @@ def build(job: Job, out: Path, callbacks: Iterable[Callback] = ()) -> tuple[Trai
     splits = data_module.load(d.name, d.data_dir, seed=cfg.run.seed, val_fraction=d.val_fraction,
                               standardize=d.standardize, train_subset=d.train_subset)
     check_model_fits(cfg, splits, job.device)  # before allocating: a too-wide model is refused by name
+    if job.augment is not None:
+        job.augment.check_input(splits.input_shape)  # a crop or shift as large as the examples
     model = build_model(cfg.model, splits).to(job.device)
     optimizer = job.build_optimizer(model.parameters())
     plan = BatchPlan.make(len(splits.train[0]), cfg.run.batch_size, cfg.run.epochs, cfg.run.seed,
