@@ -77,6 +77,21 @@ def denominator(s: Any, eps: float, eps_inside_sqrt: bool, root_c: float | None 
     return d.add_(eps)
 
 
+def decayed_gradient(p: Any, g: Any, *, lr: float, weight_decay: float | None, decoupled: bool,
+                     maximize: bool) -> Any:
+    """Every rule's opening: ``g <- -g`` if ``maximize``; then weight decay, either coupled, ``g + wd * w``
+    (torch.optim, Optax's ``add_decayed_weights`` before the scaling), or decoupled, ``w <- w (1 - lr wd)``
+    in place before the step (AdamW; Keras for every optimizer). Returns the gradient the rule uses."""
+    if maximize:
+        g = g.neg()
+    if weight_decay is not None:
+        if decoupled:
+            p.mul_(1 - lr * weight_decay)
+        else:
+            g = g.add(p, alpha=weight_decay)
+    return g
+
+
 def maximum_(a: Any, b: Any) -> Any:
     """``a <- max(a, b)`` elementwise, for a tensor, a :class:`TensorList` or a :class:`FusedTensor`."""
     if isinstance(a, TensorList):
@@ -109,7 +124,7 @@ class FirstOrder(torch.optim.Optimizer):
 
     def __init__(self, params: Any, defaults: dict[str, Any], *, foreach: bool | None,
                  fused: bool | None, maximize: bool):
-        defaults["lr"] = checks.positive("lr", defaults["lr"])
+        defaults["lr"] = learning_rate(defaults["lr"])
         if fused and foreach:
             raise ValueError("invalid fused=True with foreach=True: choose one path")
         super().__init__(params, {**defaults, "foreach": foreach, "fused": fused, "maximize": maximize})
@@ -166,6 +181,8 @@ class FirstOrder(torch.optim.Optimizer):
         return loss
 
     def _step_group(self, group: dict[str, Any]) -> None:
+        if isinstance(group["lr"], torch.Tensor):  # a 1-element tensor, which a scheduler may fill in place
+            group = {**group, "lr": float(group["lr"])}
         cls = type(self)
         name, rule, kernel, library = cls.__name__, cls.rule, cls.kernel, _fused_cpu.LIBRARY
         active = self._active(group)
@@ -258,6 +275,17 @@ class FirstOrder(torch.optim.Optimizer):
         if not rest:
             return True
         return _compiled.COMPILER.run(cls.rule, rest, hyper, strict=strict)
+
+
+def learning_rate(lr: Any) -> Any:
+    """A positive finite float, or (as torch.optim allows) a 1-element tensor holding one; the tensor is kept,
+    so that filling it in place changes the rate of the next step."""
+    if isinstance(lr, torch.Tensor):
+        if lr.numel() != 1 or lr.is_complex():
+            raise checks.invalid("lr", lr, "a positive finite number or a 1-element real tensor")
+        checks.positive("lr", float(lr))
+        return lr
+    return checks.positive("lr", lr)
 
 
 def _with_hooks(func: Callable[..., Any], args: tuple, kwargs: dict) -> Any:

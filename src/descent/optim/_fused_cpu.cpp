@@ -45,11 +45,15 @@ template <typename T> inline T lerp(T self, T end, T w) {  // ATen's two-sided f
   return std::abs(w) < T(0.5) ? self + w * (end - self) : end - (end - self) * (T(1) - w);
 }
 
-// the rules' first lines: g = -g if maximize; g = g + wd * p (coupled weight decay)
+// _base.py decayed_gradient, the rules' first lines: g = -g if maximize; g = g + wd * p (coupled weight
+// decay) ...
 template <typename T> inline T gradient(T g, T p, bool maximize, bool has_wd, T wd) {
   if (maximize) g = -g;
   return has_wd ? g + wd * p : g;
 }
+
+// ... or, decoupled, p = p * (1 - lr wd) before the step (gradient() then called with has_wd = false)
+template <typename T> inline T decayed(T p, bool decoupled, T decay) { return decoupled ? p * decay : p; }
 
 // denominator(s, eps, inside, root_c) of _base.py: sqrt(s)/rc + eps, or sqrt(s/rc2 + eps)
 template <typename T> inline T denom(T s, T eps, bool inside, T rc, T rc2) {
@@ -62,11 +66,12 @@ void momentum(int64_t n, void** tb, const int64_t* numel, const double* s, const
   namespace S = momentum_scalar; namespace F = momentum_flag;
   const T rho = s[S::rho], rho_t = s[S::rho_t], scale_t = s[S::scale_t], wd = s[S::weight_decay];
   const T mlr = s[S::neg_lr], mrho = s[S::neg_rho], mlrs = s[S::neg_lr_scale_t], up = s[S::one_plus_rho];
-  const bool maximize = f[F::maximize], has_wd = f[F::has_weight_decay];
+  const T decay = s[S::decoupled_decay];
+  const bool maximize = f[F::maximize], has_wd = f[F::has_weight_decay], dec = has_wd && f[F::decoupled];
   over_chunks<T, 3>(n, tb, numel, threads, [=](T** x, int64_t b, int64_t e) {
     T* __restrict__ p = x[0]; const T* __restrict__ gp = x[1]; T* __restrict__ v = x[2];
     for (int64_t i = b; i < e; ++i) {
-      const T pi = p[i], g = gradient(gp[i], pi, maximize, has_wd, wd);
+      const T p0 = p[i], pi = decayed(p0, dec, decay), g = gradient(gp[i], p0, maximize, has_wd && !dec, wd);
       if (!HAS_V) { p[i] = pi + mlr * g; continue; }
       T vi = v[i];
       if (LIV) {
@@ -97,12 +102,13 @@ void momentum_options(int64_t n, void** tb, const int64_t* numel, const double* 
 template <typename T>
 void adagrad_options(int64_t n, void** tb, const int64_t* numel, const double* s, const int64_t* f, int threads) {
   namespace S = adagrad_scalar; namespace F = adagrad_flag;
-  const T m_lr_t = s[S::neg_lr_t], eps = s[S::eps], wd = s[S::weight_decay];
+  const T m_lr_t = s[S::neg_lr_t], eps = s[S::eps], wd = s[S::weight_decay], decay = s[S::decoupled_decay];
   const bool maximize = f[F::maximize], has_wd = f[F::has_weight_decay], inside = f[F::eps_inside_sqrt];
+  const bool dec = has_wd && f[F::decoupled];
   over_chunks<T, 3>(n, tb, numel, threads, [=](T** x, int64_t b, int64_t e) {
     T* __restrict__ p = x[0]; const T* __restrict__ gp = x[1]; T* __restrict__ h = x[2];
     for (int64_t i = b; i < e; ++i) {
-      const T pi = p[i], g = gradient(gp[i], pi, maximize, has_wd, wd);
+      const T p0 = p[i], pi = decayed(p0, dec, decay), g = gradient(gp[i], p0, maximize, has_wd && !dec, wd);
       T hi = h[i] + T(1) * g * g;
       h[i] = hi;
       p[i] = pi + m_lr_t * g / denom(hi, eps, inside, T(1), T(1));
@@ -114,14 +120,15 @@ void adagrad_options(int64_t n, void** tb, const int64_t* numel, const double* s
 template <typename T, bool CENTERED, bool MOM>
 void rmsprop(int64_t n, void** tb, const int64_t* numel, const double* s, const int64_t* f, int threads) {
   namespace S = rmsprop_scalar; namespace F = rmsprop_flag;
-  const T mlr = s[S::neg_lr], alpha = s[S::alpha], c = s[S::one_minus_alpha], eps = s[S::eps];
-  const T mu = s[S::momentum], wd = s[S::weight_decay];
+  const T mlr = s[S::neg_lr], lr = -s[S::neg_lr], alpha = s[S::alpha], c = s[S::one_minus_alpha], eps = s[S::eps];
+  const T mu = s[S::momentum], wd = s[S::weight_decay], decay = s[S::decoupled_decay];
   const bool maximize = f[F::maximize], has_wd = f[F::has_weight_decay], inside = f[F::eps_inside_sqrt];
+  const bool dec = has_wd && f[F::decoupled], liv = f[F::lr_in_velocity];
   over_chunks<T, 5>(n, tb, numel, threads, [=](T** x, int64_t b, int64_t e) {
     T* __restrict__ p = x[0]; const T* __restrict__ gp = x[1]; T* __restrict__ h = x[2];
     T* __restrict__ ga = x[3]; T* __restrict__ v = x[4];
     for (int64_t i = b; i < e; ++i) {
-      const T pi = p[i], g = gradient(gp[i], pi, maximize, has_wd, wd);
+      const T p0 = p[i], pi = decayed(p0, dec, decay), g = gradient(gp[i], p0, maximize, has_wd && !dec, wd);
       T hi = h[i] * alpha; hi = hi + c * g * g; h[i] = hi;
       T d;
       if (CENTERED) {
@@ -130,9 +137,9 @@ void rmsprop(int64_t n, void** tb, const int64_t* numel, const double* s, const 
       } else {
         d = denom(hi, eps, inside, T(1), T(1));
       }
-      if (MOM) {
-        T vi = v[i] * mu; vi = vi + T(1) * g / d; v[i] = vi;
-        p[i] = pi + mlr * vi;
+      if (MOM) {  // lr_in_velocity: v = mu v + lr g / d; w = w - v (Keras, Optax)
+        T vi = v[i] * mu; vi = vi + (liv ? lr : T(1)) * g / d; v[i] = vi;
+        p[i] = pi + (liv ? T(-1) : mlr) * vi;
       } else {
         p[i] = pi + mlr * g / d;
       }
@@ -155,11 +162,12 @@ template <typename T>
 void adadelta_options(int64_t n, void** tb, const int64_t* numel, const double* s, const int64_t* f, int threads) {
   namespace S = adadelta_scalar; namespace F = adadelta_flag;
   const T mlr = s[S::neg_lr], rho = s[S::rho], c = s[S::one_minus_rho], eps = s[S::eps], wd = s[S::weight_decay];
-  const bool maximize = f[F::maximize], has_wd = f[F::has_weight_decay];
+  const T decay = s[S::decoupled_decay];
+  const bool maximize = f[F::maximize], has_wd = f[F::has_weight_decay], dec = has_wd && f[F::decoupled];
   over_chunks<T, 4>(n, tb, numel, threads, [=](T** x, int64_t b, int64_t e) {
     T* __restrict__ p = x[0]; const T* __restrict__ gp = x[1]; T* __restrict__ h = x[2]; T* __restrict__ u = x[3];
     for (int64_t i = b; i < e; ++i) {
-      const T pi = p[i], g = gradient(gp[i], pi, maximize, has_wd, wd);
+      const T p0 = p[i], pi = decayed(p0, dec, decay), g = gradient(gp[i], p0, maximize, has_wd && !dec, wd);
       T hi = h[i] * rho; hi = hi + c * g * g; h[i] = hi;
       T ui = u[i];
       T delta = std::sqrt(ui + eps) / std::sqrt(hi + eps) * g;
@@ -176,7 +184,9 @@ void adam(int64_t n, void** tb, const int64_t* numel, const double* s, const int
   const T mss = s[S::neg_step_size], w1 = s[S::one_minus_beta1], beta2 = s[S::beta2], c2 = s[S::one_minus_beta2];
   const T eps = s[S::eps], wd = s[S::weight_decay], decay = s[S::decoupled_decay];
   const T rc = s[S::root_c], rc2 = s[S::root_c_squared];
-  const bool maximize = f[F::maximize];
+  // amsgrad_corrected (Optax): the maximum of v / rc2, divided by nothing more
+  const bool maximize = f[F::maximize], corrected = f[F::amsgrad_corrected];
+  const T drc = AMS && corrected ? T(1) : rc, drc2 = AMS && corrected ? T(1) : rc2;
   over_chunks<T, 5>(n, tb, numel, threads, [=](T** x, int64_t b, int64_t e) {
     T* __restrict__ p = x[0]; const T* __restrict__ gp = x[1]; T* __restrict__ m = x[2];
     T* __restrict__ v = x[3]; T* __restrict__ vm = x[4];
@@ -185,8 +195,8 @@ void adam(int64_t n, void** tb, const int64_t* numel, const double* s, const int
       const T g = gradient(gp[i], p0, maximize, WD && !DECOUPLED, wd);
       T mi = lerp(m[i], g, w1); m[i] = mi;
       T vi = v[i] * beta2; vi = vi + c2 * g * g; v[i] = vi;
-      if (AMS) { vi = std::max(vm[i], vi); vm[i] = vi; }
-      p[i] = pi + mss * mi / denom(vi, eps, INSIDE, rc, rc2);
+      if (AMS) { vi = std::max(vm[i], corrected ? vi / rc2 : vi); vm[i] = vi; }
+      p[i] = pi + mss * mi / denom(vi, eps, INSIDE, drc, drc2);
     }
   });
 }

@@ -40,6 +40,7 @@ import shutil
 import subprocess
 import tempfile
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -175,6 +176,9 @@ class KernelLibrary:
                          if hasattr(handle, f"descent_{name}")}
         except Exception as err:  # no compiler, read-only home, foreign CPU...: the caller falls back
             self.error = repr(err)
+            warnings.warn(f"descent.optim: the fused CPU kernels are unavailable here ({type(err).__name__}: "
+                          f"{str(err).strip()[-300:]}); the optimizers use foreach. Set CXX to a C++ compiler "
+                          "or TORCH_EXTENSIONS_DIR to a writable folder to build them", RuntimeWarning, stacklevel=2)
             return False
         for fn in functions.values():
             fn.restype, fn.argtypes = None, _ARGTYPES

@@ -7,17 +7,15 @@ from typing import Any
 import torch
 
 from .. import checks
-from ._base import FirstOrder, denominator
+from . import conventions
+from ._base import FirstOrder, decayed_gradient, denominator
 from ._fused_cpu import FusedKernel
 
 
-def adagrad_rule(p, g, h, *, lr_t, eps, eps_inside_sqrt, weight_decay, maximize):
-    """One step for one parameter (or one :class:`TensorList` bucket): ``h += g*g; w -= lr_t g / denom``,
+def adagrad_rule(p, g, h, *, lr_t, eps, eps_inside_sqrt, weight_decay, decoupled, maximize):
+    """One step for one parameter (or one ``TensorList`` bucket): ``h += g*g; w -= lr_t g / denom``,
     ``lr_t`` being this step's decayed rate."""
-    if maximize:
-        g = g.neg()
-    if weight_decay is not None:
-        g = g.add(p, alpha=weight_decay)
+    g = decayed_gradient(p, g, lr=lr_t, weight_decay=weight_decay, decoupled=decoupled, maximize=maximize)
     h.addcmul_(g, g, value=1)
     p.addcdiv_(g, denominator(h, eps, eps_inside_sqrt), value=-lr_t)
 
@@ -34,10 +32,12 @@ class AdaGrad(FirstOrder):
 
     ``eps_inside_sqrt=True`` divides by :math:`\sqrt{h_t + \epsilon}` instead (the notes' slide, Keras 3
     and Optax); the notes' code and CS231n put ``1e-7`` outside as PyTorch does.
+    ``decoupled_weight_decay=True``: :math:`w \leftarrow w (1 - lr_t \lambda)` first (Keras).
 
     Defaults as ``torch.optim.Adagrad``: ``lr=1e-2``, ``lr_decay=0``, ``weight_decay=0``,
     ``initial_accumulator_value=0`` (CS231n's ``grad_squared = 0``; Keras and Optax start at 0.1),
-    ``eps=1e-10`` (Keras and Optax: 1e-7).
+    ``eps=1e-10`` (Keras and Optax: 1e-7). ``convention="keras" | "optax" | "cs231n"`` sets those
+    frameworks' defaults and flags (:mod:`.conventions`).
 
     Reference: J. Duchi, E. Hazan and Y. Singer, "Adaptive subgradient methods for online learning and
     stochastic optimization", JMLR 2011.
@@ -53,19 +53,26 @@ class AdaGrad(FirstOrder):
 
     buffers = ("sum",)
     rule = staticmethod(adagrad_rule)
-    kernel = FusedKernel("adagrad", scalars=("neg_lr_t", "eps", "weight_decay"),
-                         flags=("maximize", "has_weight_decay", "eps_inside_sqrt"))
+    preset = "adagrad"  # the row of descent.optim.conventions.PRESETS
+    kernel = FusedKernel("adagrad", scalars=("neg_lr_t", "eps", "weight_decay", "decoupled_decay"),
+                         flags=("maximize", "has_weight_decay", "decoupled", "eps_inside_sqrt"))
 
-    def __init__(self, params: Any, lr: float = 1e-2, lr_decay: float = 0.0, weight_decay: float = 0.0,
-                 initial_accumulator_value: float = 0.0, eps: float = 1e-10, *,
-                 eps_inside_sqrt: bool = False, maximize: bool = False, foreach: bool | None = None,
-                 fused: bool | None = None):
+    def __init__(self, params: Any, lr: float | None = None, lr_decay: float = 0.0, weight_decay: float = 0.0,
+                 initial_accumulator_value: float | None = None, eps: float | None = None, *,
+                 convention: str | None = None, eps_inside_sqrt: bool | None = None,
+                 decoupled_weight_decay: bool | None = None, maximize: bool = False,
+                 foreach: bool | None = None, fused: bool | None = None):
+        c = conventions.resolve(self.preset, convention, dict(
+            lr=lr, eps=eps, initial_accumulator_value=initial_accumulator_value, eps_inside_sqrt=eps_inside_sqrt,
+            decoupled_weight_decay=decoupled_weight_decay))
+        lr, eps, initial_accumulator_value = c["lr"], c["eps"], c["initial_accumulator_value"]
         lr_decay = checks.nonnegative("lr_decay", lr_decay)
         weight_decay = checks.nonnegative("weight_decay", weight_decay)
         initial_accumulator_value = checks.nonnegative("initial_accumulator_value", initial_accumulator_value)
         eps = checks.positive("eps", eps)
         defaults = dict(lr=lr, lr_decay=lr_decay, weight_decay=weight_decay, eps=eps,
-                        initial_accumulator_value=initial_accumulator_value, eps_inside_sqrt=eps_inside_sqrt)
+                        initial_accumulator_value=initial_accumulator_value, convention=convention,
+                        eps_inside_sqrt=c["eps_inside_sqrt"], decoupled_weight_decay=c["decoupled_weight_decay"])
         super().__init__(params, defaults, foreach=foreach, fused=fused, maximize=maximize)
 
     def _init_buffer(self, name: str, p: torch.Tensor, group: dict[str, Any]) -> torch.Tensor:
@@ -74,10 +81,11 @@ class AdaGrad(FirstOrder):
     def _hyper(self, group: dict[str, Any], step: int) -> dict[str, Any]:
         return dict(lr_t=group["lr"] / (1 + (step - 1) * group["lr_decay"]), eps=group["eps"],
                     eps_inside_sqrt=group["eps_inside_sqrt"], weight_decay=group["weight_decay"] or None,
-                    maximize=group["maximize"])
+                    decoupled=group["decoupled_weight_decay"], maximize=group["maximize"])
 
     @staticmethod
     def kernel_arguments(hyper: dict[str, Any], buffers: list[list | None]) -> dict[str, Any]:
-        wd = hyper["weight_decay"]
-        return dict(neg_lr_t=-hyper["lr_t"], eps=hyper["eps"], weight_decay=wd or 0.0, maximize=hyper["maximize"],
-                    has_weight_decay=wd is not None, eps_inside_sqrt=hyper["eps_inside_sqrt"])
+        wd, lr_t = hyper["weight_decay"], hyper["lr_t"]
+        return dict(neg_lr_t=-lr_t, eps=hyper["eps"], weight_decay=wd or 0.0, decoupled_decay=1 - lr_t * (wd or 0.0),
+                    maximize=hyper["maximize"], has_weight_decay=wd is not None, decoupled=hyper["decoupled"],
+                    eps_inside_sqrt=hyper["eps_inside_sqrt"])

@@ -4,24 +4,24 @@ from __future__ import annotations
 
 from typing import Any
 
+import torch
+
 from .. import checks
-from ._base import FirstOrder, denominator, maximum_
+from . import conventions
+from ._base import FirstOrder, decayed_gradient, denominator, maximum_
 from ._fused_cpu import FusedKernel
 
 
 def adam_rule(p, g, m, v, v_max, *, lr, beta1, beta2, eps, step_size, root_c, eps_inside_sqrt,
-              weight_decay, decoupled, maximize):
-    """One step for one parameter (or bucket); ``v_max`` is None unless AMSGrad."""
-    if maximize:
-        g = g.neg()
-    if weight_decay is not None:
-        if decoupled:
-            p.mul_(1 - lr * weight_decay)
-        else:
-            g = g.add(p, alpha=weight_decay)
+              amsgrad_corrected, weight_decay, decoupled, maximize):
+    """One step for one parameter (or bucket); ``v_max`` is None unless AMSGrad. ``root_c`` is None when
+    nothing divides v (no bias correction, or Keras' epsilon hat, which folds it into ``step_size``)."""
+    g = decayed_gradient(p, g, lr=lr, weight_decay=weight_decay, decoupled=decoupled, maximize=maximize)
     m.lerp_(g, 1 - beta1)
     v.mul_(beta2).addcmul_(g, g, value=1 - beta2)
-    if v_max is not None:
+    if v_max is not None and amsgrad_corrected and root_c is not None:  # Optax: max of v / (1 - beta2^t)
+        v, root_c = maximum_(v_max, v.div(root_c * root_c)), None
+    elif v_max is not None:
         v = maximum_(v_max, v)
     p.addcdiv_(m, denominator(v, eps, eps_inside_sqrt, root_c), value=-step_size)
 
@@ -41,14 +41,19 @@ class Adam(FirstOrder):
       :math:`w_t = w_{t-1} - lr\, m_t/(\sqrt{v_t}+\epsilon)`,
       whose first steps are too large because :math:`v` starts at 0 while :math:`\beta_2 \approx 1`;
     * ``eps_inside_sqrt=True``: :math:`\sqrt{\hat v_t + \epsilon}` (the notes' slide; Optax's ``eps_root``);
-    * ``amsgrad=True``: divide by the running maximum of :math:`v_t` (Reddi et al. 2018, as torch.optim);
+    * ``eps_hat=True`` (Keras): :math:`\epsilon` added to the *uncorrected* root,
+      :math:`w_t = w_{t-1} - lr \frac{\sqrt{1-\beta_2^t}}{1-\beta_1^t} \cdot \frac{m_t}{\sqrt{v_t} + \epsilon}`,
+      i.e. the paper's "epsilon hat" :math:`\hat\epsilon = \epsilon \sqrt{1-\beta_2^t}`;
+    * ``amsgrad=True``: divide by the running maximum of :math:`v_t` (Reddi et al. 2018, as torch.optim and
+      Keras); with ``amsgrad_corrected=True`` the maximum of :math:`\hat v_t = v_t/(1-\beta_2^t)` (Optax);
     * ``decoupled_weight_decay=True`` (= :class:`AdamW`): :math:`w \leftarrow w (1 - lr\,\lambda)` before
       the step instead of adding :math:`\lambda w` to ``g``.
 
     The second moment decays with :math:`\beta_2`; one of the notes' snippets uses :math:`\beta_1` there,
     which is a typo. Defaults as ``torch.optim.Adam``: ``lr=1e-3``, ``betas=(0.9, 0.999)``, ``eps=1e-8``,
-    ``weight_decay=0``, ``amsgrad=False``. Keras puts ``epsilon`` (1e-7) outside the root of the *uncorrected*
-    :math:`v_t` ("epsilon hat"); Optax ``adam`` matches PyTorch with ``eps_root=0``.
+    ``weight_decay=0``, ``amsgrad=False``. ``convention="keras"``: ``eps=1e-7``, ``eps_hat=True`` and a
+    decoupled ``weight_decay``; ``"optax"``: as PyTorch (``eps_root=0``) but ``amsgrad_corrected=True``;
+    ``"cs231n"``: the assignment's ``adam``, as PyTorch (:mod:`.conventions`).
 
     Reference: D. P. Kingma and J. Ba, "Adam: a method for stochastic optimization", ICLR 2015.
 
@@ -65,19 +70,31 @@ class Adam(FirstOrder):
     rule = staticmethod(adam_rule)
     kernel = FusedKernel("adam", scalars=("neg_step_size", "one_minus_beta1", "beta2", "one_minus_beta2", "eps",
                                           "weight_decay", "decoupled_decay", "root_c", "root_c_squared"),
-                         flags=("maximize", "has_weight_decay", "eps_inside_sqrt", "decoupled", "amsgrad"))
+                         flags=("maximize", "has_weight_decay", "eps_inside_sqrt", "decoupled", "amsgrad",
+                                "amsgrad_corrected"))
+    preset = "adam"  # the row of descent.optim.conventions.PRESETS
 
-    def __init__(self, params: Any, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
-                 eps: float = 1e-8, weight_decay: float = 0.0, amsgrad: bool = False, *,
-                 decoupled_weight_decay: bool = False, bias_correction: bool = True,
-                 eps_inside_sqrt: bool = False, maximize: bool = False, foreach: bool | None = None,
+    def __init__(self, params: Any, lr: float | None = None, betas: tuple[float, float] | None = None,
+                 eps: float | None = None, weight_decay: float | None = None, amsgrad: bool = False, *,
+                 convention: str | None = None, decoupled_weight_decay: bool | None = None,
+                 bias_correction: bool = True, eps_inside_sqrt: bool | None = None, eps_hat: bool | None = None,
+                 amsgrad_corrected: bool | None = None, maximize: bool = False, foreach: bool | None = None,
                  fused: bool | None = None):
-        betas = checks.betas_pair(betas)
-        eps = checks.positive("eps", eps)
-        weight_decay = checks.nonnegative("weight_decay", weight_decay)
-        defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
-                        decoupled_weight_decay=decoupled_weight_decay, bias_correction=bias_correction,
-                        eps_inside_sqrt=eps_inside_sqrt)
+        c = conventions.resolve(self.preset, convention, dict(
+            lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, decoupled_weight_decay=decoupled_weight_decay,
+            eps_inside_sqrt=eps_inside_sqrt, eps_hat=eps_hat, amsgrad_corrected=amsgrad_corrected))
+        if isinstance(c["betas"], (tuple, list)) and any(isinstance(b, torch.Tensor) for b in c["betas"]):
+            raise checks.invalid("betas", c["betas"], "a pair of floats (descent takes no tensor betas)")
+        c["betas"] = checks.betas_pair(c["betas"])
+        c["eps"] = checks.positive("eps", c["eps"])
+        c["weight_decay"] = checks.nonnegative("weight_decay", c["weight_decay"])
+        if c["eps_hat"] and c["eps_inside_sqrt"]:
+            raise ValueError("invalid eps_hat=True with eps_inside_sqrt=True: choose where eps goes, outside the "
+                             "uncorrected root (eps_hat) or inside the corrected one")
+        if c["eps_hat"] and c["amsgrad_corrected"]:
+            raise ValueError("invalid eps_hat=True with amsgrad_corrected=True: epsilon hat divides the "
+                             "uncorrected v, amsgrad_corrected keeps the maximum of the corrected one")
+        defaults = dict(amsgrad=amsgrad, bias_correction=bias_correction, convention=convention, **c)
         super().__init__(params, defaults, foreach=foreach, fused=fused, maximize=maximize)
 
     def _active(self, group: dict[str, Any]) -> tuple[str, ...]:
@@ -86,11 +103,14 @@ class Adam(FirstOrder):
     def _hyper(self, group: dict[str, Any], step: int) -> dict[str, Any]:
         beta1, beta2 = group["betas"]
         corrected = group["bias_correction"]
-        return dict(lr=group["lr"], beta1=beta1, beta2=beta2, eps=group["eps"],
-                    step_size=group["lr"] / (1 - beta1**step) if corrected else group["lr"],
-                    root_c=(1 - beta2**step) ** 0.5 if corrected else None,
-                    eps_inside_sqrt=group["eps_inside_sqrt"], weight_decay=group["weight_decay"] or None,
-                    decoupled=group["decoupled_weight_decay"], maximize=group["maximize"])
+        lr, root_c = group["lr"], (1 - beta2**step) ** 0.5 if corrected else None
+        step_size = lr / (1 - beta1**step) if corrected else lr
+        if group["eps_hat"] and corrected:  # Keras: lr sqrt(1 - beta2^t) / (1 - beta1^t) * m / (sqrt(v) + eps)
+            step_size, root_c = lr * root_c / (1 - beta1**step), None
+        return dict(lr=lr, beta1=beta1, beta2=beta2, eps=group["eps"], step_size=step_size, root_c=root_c,
+                    eps_inside_sqrt=group["eps_inside_sqrt"], amsgrad_corrected=group["amsgrad_corrected"],
+                    weight_decay=group["weight_decay"] or None, decoupled=group["decoupled_weight_decay"],
+                    maximize=group["maximize"])
 
     @staticmethod
     def kernel_arguments(hyper: dict[str, Any], buffers: list[list | None]) -> dict[str, Any]:
@@ -101,14 +121,16 @@ class Adam(FirstOrder):
                     decoupled_decay=1 - hyper["lr"] * (wd or 0.0), root_c=root_c, root_c_squared=root_c * root_c,
                     maximize=hyper["maximize"], has_weight_decay=wd is not None,
                     eps_inside_sqrt=hyper["eps_inside_sqrt"], decoupled=hyper["decoupled"],
-                    amsgrad=buffers[2] is not None)  # max_exp_avg_sq
+                    amsgrad=buffers[2] is not None,  # max_exp_avg_sq
+                    amsgrad_corrected=hyper["amsgrad_corrected"] and hyper["root_c"] is not None)
 
 
 class AdamW(Adam):
     r"""AdamW: :class:`Adam` with decoupled weight decay, :math:`w \leftarrow w(1 - lr\,\lambda)` each step.
 
     Defaults as ``torch.optim.AdamW``: ``lr=1e-3``, ``betas=(0.9, 0.999)``, ``eps=1e-8``,
-    ``weight_decay=1e-2`` (Keras: 4e-3, Optax: 1e-4, both also scaling the decay by ``lr``).
+    ``weight_decay=1e-2``; ``convention="keras"``: Keras ``AdamW`` (``weight_decay=4e-3``, ``eps=1e-7``,
+    epsilon hat), ``"optax"``: Optax ``adamw`` (``weight_decay=1e-4``), both also scaling the decay by ``lr``.
     Reference: I. Loshchilov and F. Hutter, "Decoupled weight decay regularization", ICLR 2019.
 
     >>> import torch
@@ -120,7 +142,12 @@ class AdamW(Adam):
     tensor([ 0.8500, -1.8000])
     """
 
-    def __init__(self, params: Any, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
-                 eps: float = 1e-8, weight_decay: float = 1e-2, amsgrad: bool = False, **options: Any):
-        options["decoupled_weight_decay"] = True
+    preset = "adamw"
+
+    def __init__(self, params: Any, lr: float | None = None, betas: tuple[float, float] | None = None,
+                 eps: float | None = None, weight_decay: float | None = None, amsgrad: bool = False,
+                 **options: Any):
+        if options.get("decoupled_weight_decay", True) is not True:
+            raise ValueError("invalid decoupled_weight_decay=False for AdamW: its weight decay is decoupled "
+                             "(use Adam for the coupled one)")
         super().__init__(params, lr, betas, eps, weight_decay, amsgrad, **options)

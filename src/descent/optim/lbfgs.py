@@ -15,8 +15,10 @@ stored only if :math:`y^\top s > 10^{-10}` (curvature condition), so H stays pos
 
 Defaults and argument names follow ``torch.optim.LBFGS`` (lr=1, max_iter=20, max_eval=max_iter*5/4,
 tolerance_grad=1e-7, tolerance_change=1e-9, history_size=100, line_search_fn=None); without a line search
-the iterates are torch's. Differences: max_eval also bounds the evaluations inside the line search; the
-first trial step of the strong-Wolfe search has unit length, lr / |g|_2, as in SciPy's L-BFGS-B; several
+the iterates are torch's, and as in torch the last fixed step of a call is evaluated by the next call (the
+pair (s, y) formed there), so ``max_iter=1`` (one step per call, max_eval=1) moves. Differences: max_eval
+also bounds the evaluations inside the line search;
+the first trial step of the strong-Wolfe search has unit length, ``lr / |g|_2``, as in SciPy's L-BFGS-B; several
 param groups are accepted (their parameters form one vector x; the groups must share these hyperparameters);
 a failed line search, or a NaN/Inf loss, restores the parameters to the last good iterate and ends the step.
 SciPy's ``L-BFGS-B`` and Optax's ``scale_by_lbfgs`` are the same method.
@@ -72,8 +74,8 @@ def dense_inverse_hessian(n: int, s_hist, y_hist, dtype=torch.float64) -> torch.
 
 
 def first_step_scale(g: torch.Tensor, line_search_fn: str | None) -> float:
-    """Scale of the very first trial step along -g: min(1, 1/|g|_1) without a line search (torch.optim.LBFGS),
-    1/|g|_2 (a step of unit length, SciPy's L-BFGS-B) before the strong-Wolfe search."""
+    """Scale of the very first trial step along ``-g``: ``min(1, 1/|g|_1)`` without a line search
+    (torch.optim.LBFGS), ``1/|g|_2`` (a step of unit length, SciPy's L-BFGS-B) before the strong-Wolfe search."""
     if line_search_fn is None:
         return min(1.0, 1.0 / float(g.abs().sum()))
     return 1.0 / float(g.norm())
@@ -136,8 +138,15 @@ class LBFGS(torch.optim.Optimizer):
         loss, g = evaluate()
         evals, first_loss = 1, loss
         x = flat_params(params)
+        pending = state.pop("pending", None)
+        if pending is not None:  # the previous call's last fixed step, not evaluated there (as torch)
+            if not math.isfinite(loss):  # it went too far: back to the iterate before it
+                set_params(params, pending["x"])
+                state["func_evals"] += evals
+                return torch.tensor(first_loss, dtype=params[0].dtype)
+            _remember(pending["s"], g - pending["g"], s_hist, y_hist, rho_hist, hyper["history_size"])
         last_trial = [None]  # the step t at which the parameters were last written
-        for _ in range(hyper["max_iter"]):
+        for iteration in range(1, hyper["max_iter"] + 1):
             if not math.isfinite(loss) or float(g.abs().max()) <= hyper["tolerance_grad"]:
                 break
             state["n_iter"] += 1
@@ -148,6 +157,13 @@ class LBFGS(torch.optim.Optimizer):
             t = hyper["lr"]
             if state["n_iter"] == 1:  # the first direction is -g: scale its first trial step
                 t *= first_step_scale(g, hyper["line_search_fn"])
+            fixed = hyper["line_search_fn"] is None
+            if fixed and iteration == hyper["max_iter"]:
+                # the last iteration of a fixed step needs no evaluation: torch's LBFGS moves and evaluates at
+                # the next call, so max_iter=1 (max_eval=1) still moves. The pair (s, y) is formed then.
+                set_params(params, x + t * d)
+                state["pending"] = {"x": x, "g": g, "s": t * d}
+                break
             budget = hyper["max_eval"] - evals
             if budget <= 0:
                 break
@@ -174,14 +190,8 @@ class LBFGS(torch.optim.Optimizer):
             new_x = x + t * d
             if last_trial[0] != t:  # the search ended on an earlier trial than its last evaluation
                 set_params(params, new_x)
-            s, y = new_x - x, new_g - g
-            curvature = float(y.dot(s))
-            if curvature > 1e-10:
-                s_hist.append(s)
-                y_hist.append(y)
-                rho_hist.append(1.0 / curvature)
-                if len(s_hist) > hyper["history_size"]:
-                    del s_hist[0], y_hist[0], rho_hist[0]
+            s = new_x - x
+            _remember(s, new_g - g, s_hist, y_hist, rho_hist, hyper["history_size"])
             x, g, loss, previous_loss = new_x, new_g, new_loss, loss
             if evals >= hyper["max_eval"] or float(g.abs().max()) <= hyper["tolerance_grad"]:
                 break
@@ -189,4 +199,16 @@ class LBFGS(torch.optim.Optimizer):
             if float(s.abs().max()) <= hyper["tolerance_change"] or small_change:
                 break
         state["func_evals"] += evals
-        return torch.tensor(first_loss)
+        return torch.tensor(first_loss, dtype=params[0].dtype)
+
+
+def _remember(s: torch.Tensor, y: torch.Tensor, s_hist: list, y_hist: list, rho_hist: list, size: int) -> None:
+    """Store the pair (s, y) if it has curvature y's > 1e-10 (so H stays positive definite), the oldest
+    dropped beyond ``size`` pairs."""
+    curvature = float(y.dot(s))
+    if curvature > 1e-10:
+        s_hist.append(s)
+        y_hist.append(y)
+        rho_hist.append(1.0 / curvature)
+        if len(s_hist) > size:
+            del s_hist[0], y_hist[0], rho_hist[0]

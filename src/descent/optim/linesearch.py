@@ -74,7 +74,7 @@ def strong_wolfe(phi: Callable[[float], tuple[float, torch.Tensor]], f0: float, 
     """A step satisfying the strong Wolfe conditions (N&W Algorithm 3.5, bracketing phase).
 
     phi(t) returns (f(x + t d), grad f(x + t d)). The trial step grows (cubic extrapolation, at most 10x)
-    until it brackets an acceptable step, which :func:`_zoom` then finds.
+    until it brackets an acceptable step, which the zoom phase (N&W Algorithm 3.6) then finds.
     """
     dphi0 = float(g0.dot(d))
     start = _Point(0.0, f0, g0, dphi0)

@@ -5,20 +5,19 @@ from __future__ import annotations
 from typing import Any
 
 from .. import checks
-from ._base import FirstOrder
+from . import conventions
+from ._base import FirstOrder, decayed_gradient
 from ._fused_cpu import FusedKernel
 
 
-def momentum_rule(p, g, v, *, lr, rho, rho_t, scale_t, weight_decay, nesterov, lr_in_velocity, maximize):
-    """One step for one parameter (or one :class:`TensorList` bucket); ``v is None`` means plain SGD.
+def momentum_rule(p, g, v, *, lr, rho, rho_t, scale_t, weight_decay, decoupled, nesterov, lr_in_velocity,
+                  maximize):
+    """One step for one parameter (or one ``TensorList`` bucket); ``v is None`` means plain SGD.
 
     ``v <- rho_t v + scale_t g``: ``rho_t``/``scale_t`` are ``rho``/``1 - dampening``, except on the first
     step where they are 0/1 so that ``v_1 = g_1`` exactly as torch.optim initialises its buffer.
     """
-    if maximize:
-        g = g.neg()
-    if weight_decay is not None:
-        g = g.add(p, alpha=weight_decay)
+    g = decayed_gradient(p, g, lr=lr, weight_decay=weight_decay, decoupled=decoupled, maximize=maximize)
     if v is None:
         p.add_(g, alpha=-lr)
     elif lr_in_velocity:  # CS231n: v <- rho v - lr g ; w <- w + v  (Nesterov: the look-ahead form)
@@ -50,10 +49,14 @@ class Momentum(FirstOrder):
     Both conventions give the same iterates while ``lr`` is constant; when a schedule changes ``lr``, the
     first rescales only new gradients, the second also the momentum already accumulated.
 
+    ``decoupled_weight_decay=True`` shrinks the weights first, :math:`w \leftarrow w (1 - lr\,\lambda)`, and
+    leaves ``g`` alone (Keras' ``weight_decay``).
+
     Defaults: ``lr=1e-3``, ``momentum=0.9`` (torch.optim.SGD's default is 0: here 0 would be plain
     :class:`SGD`), ``dampening=0``, ``weight_decay=0`` (L2 added to the gradient), ``nesterov=False``.
-    Equals ``torch.optim.SGD(momentum=0.9)``; Keras ``SGD(momentum=0.9)`` and Optax ``sgd(momentum=0.9)``
-    use the velocity convention with ``lr`` inside / outside respectively.
+    Equals ``torch.optim.SGD(momentum=0.9)``; ``convention="keras"`` is Keras ``SGD(momentum=0.9)`` (lr
+    inside the velocity, ``lr=1e-2``, decoupled decay), ``"optax"`` Optax ``sgd(momentum=0.9)`` (as torch),
+    ``"cs231n"`` the assignment's ``sgd_momentum`` (lr inside, ``lr=1e-2``); see :mod:`.conventions`.
 
     Reference: B. T. Polyak, "Some methods of speeding up the convergence of iteration methods", 1964;
     I. Sutskever et al., "On the importance of initialization and momentum in deep learning", ICML 2013.
@@ -71,22 +74,27 @@ class Momentum(FirstOrder):
 
     buffers = ("momentum_buffer",)
     rule = staticmethod(momentum_rule)
+    preset = "momentum"  # the row of descent.optim.conventions.PRESETS
     stateless_without_buffers = True  # momentum = 0: the rule uses neither a velocity nor the step
     kernel = FusedKernel("momentum", scalars=("rho", "rho_t", "scale_t", "weight_decay", "neg_lr", "neg_rho",
-                                              "neg_lr_scale_t", "one_plus_rho"),
-                         flags=("maximize", "has_weight_decay", "has_velocity", "lr_in_velocity", "nesterov"))
+                                              "neg_lr_scale_t", "one_plus_rho", "decoupled_decay"),
+                         flags=("maximize", "has_weight_decay", "decoupled", "has_velocity", "lr_in_velocity",
+                                "nesterov"))
 
-    def __init__(self, params: Any, lr: float = 1e-3, momentum: float = 0.9, dampening: float = 0.0,
-                 weight_decay: float = 0.0, nesterov: bool = False, *, lr_in_velocity: bool = False,
+    def __init__(self, params: Any, lr: float | None = None, momentum: float = 0.9, dampening: float = 0.0,
+                 weight_decay: float = 0.0, nesterov: bool = False, *, convention: str | None = None,
+                 lr_in_velocity: bool | None = None, decoupled_weight_decay: bool | None = None,
                  maximize: bool = False, foreach: bool | None = None, fused: bool | None = None):
+        c = conventions.resolve(self.preset, convention, dict(lr=lr, lr_in_velocity=lr_in_velocity,
+                                                             decoupled_weight_decay=decoupled_weight_decay))
         momentum = checks.nonnegative("momentum", momentum)
         dampening = checks.in_unit_interval("dampening", dampening, closed=True)
         weight_decay = checks.nonnegative("weight_decay", weight_decay)
         if nesterov and (momentum <= 0 or dampening != 0):
             raise ValueError(f"invalid nesterov=True with momentum={momentum!r}, dampening={dampening!r}: "
                              "Nesterov needs momentum > 0 and dampening = 0")
-        defaults = dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
-                        nesterov=nesterov, lr_in_velocity=lr_in_velocity)
+        defaults = dict(momentum=momentum, dampening=dampening, weight_decay=weight_decay, nesterov=nesterov,
+                        convention=convention, **c)
         super().__init__(params, defaults, foreach=foreach, fused=fused, maximize=maximize)
 
     def _active(self, group: dict[str, Any]) -> tuple[str, ...]:
@@ -96,7 +104,8 @@ class Momentum(FirstOrder):
         rho = group["momentum"]
         return dict(lr=group["lr"], rho=rho, rho_t=rho if step > 1 else 0.0,
                     scale_t=1.0 - group["dampening"] if step > 1 else 1.0,
-                    weight_decay=group["weight_decay"] or None, nesterov=group["nesterov"],
+                    weight_decay=group["weight_decay"] or None, decoupled=group["decoupled_weight_decay"],
+                    nesterov=group["nesterov"],
                     lr_in_velocity=group["lr_in_velocity"], maximize=group["maximize"])
 
     @staticmethod
@@ -104,6 +113,7 @@ class Momentum(FirstOrder):
         lr, rho, scale_t, wd = hyper["lr"], hyper["rho"], hyper["scale_t"], hyper["weight_decay"]
         return dict(rho=rho, rho_t=hyper["rho_t"], scale_t=scale_t, weight_decay=wd or 0.0, neg_lr=-lr,
                     neg_rho=-rho, neg_lr_scale_t=-lr * scale_t, one_plus_rho=1 + rho,
+                    decoupled_decay=1 - lr * (wd or 0.0), decoupled=hyper["decoupled"],
                     maximize=hyper["maximize"], has_weight_decay=wd is not None,
                     has_velocity=buffers[0] is not None,  # momentum_buffer
                     lr_in_velocity=hyper["lr_in_velocity"], nesterov=hyper["nesterov"])
@@ -127,10 +137,12 @@ class SGD(Momentum):
     tensor([ 0.8000, -1.6000])
     """
 
-    def __init__(self, params: Any, lr: float = 1e-3, weight_decay: float = 0.0, *, maximize: bool = False,
-                 foreach: bool | None = None, fused: bool | None = None):
-        super().__init__(params, lr=lr, momentum=0.0, weight_decay=weight_decay, maximize=maximize,
-                         foreach=foreach, fused=fused)
+    def __init__(self, params: Any, lr: float | None = None, weight_decay: float = 0.0, *,
+                 convention: str | None = None, decoupled_weight_decay: bool | None = None,
+                 maximize: bool = False, foreach: bool | None = None, fused: bool | None = None):
+        super().__init__(params, lr=lr, momentum=0.0, weight_decay=weight_decay, convention=convention,
+                         decoupled_weight_decay=decoupled_weight_decay, maximize=maximize, foreach=foreach,
+                         fused=fused)
 
 
 class Nesterov(Momentum):
@@ -150,6 +162,6 @@ class Nesterov(Momentum):
     tensor([ 0.6200, -1.2400])
     """
 
-    def __init__(self, params: Any, lr: float = 1e-3, momentum: float = 0.9, dampening: float = 0.0,
+    def __init__(self, params: Any, lr: float | None = None, momentum: float = 0.9, dampening: float = 0.0,
                  weight_decay: float = 0.0, nesterov: bool = True, **options: Any):
         super().__init__(params, lr, momentum, dampening, weight_decay, nesterov, **options)
