@@ -97,8 +97,10 @@ class RuleCompiler:
 
     def run(self, rule: Callable, items: list, hyper: dict[int, dict[str, Any]], *, strict: bool) -> bool:
         """The compiled ``rule`` on each ``((p, g, bufs), step)`` item, flattened; False (nothing done) when
-        torch.compile cannot run here and ``strict`` is off, so the caller falls back to foreach."""
-        if self.error is not None and not strict:
+        torch.compile cannot run here (no C++ compiler, a device it does not support), so the caller falls
+        back to foreach, with one notice, even under ``fused=True`` (``strict``): the machine, not the call,
+        lacks the compiler."""
+        if self.error is not None:  # known not to compile here: foreach, as the first failure said
             return False
         fn = self.compiled(rule)
         with torch._dynamo.config.patch(recompile_limit=RECOMPILE_LIMIT):
@@ -106,7 +108,7 @@ class RuleCompiler:
                 try:
                     fn(_flat(p), _flat(g), *map(_flat, bufs), **hyper[step])
                 except Exception as err:  # no C++ compiler, unsupported device...: fall back, but say so once
-                    if strict or i:
+                    if i:  # it compiled for an earlier tensor: a real error, not this machine's
                         raise
                     self.error = repr(err)
                     warnings.warn(f"descent.optim: fused path unavailable ({err!r}); using foreach",
