@@ -106,6 +106,7 @@ class RandomShift1d(nn.Module):
         self.max_shift, self.circular = max_shift, circular
 
     def check_input(self, shape: tuple[int, ...]) -> None:
+        """Refuse a ``max_shift`` as long as the signals of ``shape`` (ValueError naming the value)."""
         if self.max_shift >= shape[-1]:
             raise ValueError(f"invalid shift={self.max_shift}: must be smaller than the signals ({shape[-1]} "
                              "samples)")

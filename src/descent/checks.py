@@ -40,6 +40,7 @@ def is_real(value: object) -> bool:
 
 
 def is_integer(value: object) -> bool:
+    """An integer that is not a bool."""
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
@@ -88,12 +89,14 @@ def at_most(name: str, value: Any, high: float, what: str) -> float:
 
 
 def positive_int(name: str, value: Any) -> int:
+    """An integer (not a bool) of at least 1."""
     if not (is_integer(value) and value > 0):
         raise invalid(name, value, "a positive integer")
     return int(value)
 
 
 def nonnegative_int(name: str, value: Any) -> int:
+    """An integer (not a bool) of at least 0."""
     if not (is_integer(value) and value >= 0):
         raise invalid(name, value, "a non-negative integer")
     return int(value)
@@ -109,6 +112,7 @@ def one_of(name: str, value: T, choices: Iterable[Any]) -> T:
 
 
 def boolean(name: str, value: Any) -> bool:
+    """``True`` or ``False`` itself (not 0, 1 or a string)."""
     if not isinstance(value, bool):
         raise invalid(name, value, "True or False")
     return value
@@ -130,6 +134,7 @@ def parse_number(name: str, text: str, cast: type = float) -> Any:
 
 
 def parse_bool(name: str, text: str) -> bool:
+    """A boolean written as text: ``true``/``false``, ``1``/``0`` or ``yes``/``no``, in any case."""
     low = str(text).lower()
     if low not in ("true", "false", "1", "0", "yes", "no"):
         raise invalid(name, text, "true or false")

@@ -1,13 +1,17 @@
 """Datasets as in-memory tensors with seeded train / validation / test splits.
 
-Shipped or generated (no download, ever):
+Shipped or generated (no download, ever)::
+
     mnist1d   MNIST-1D (Greydanus, 2020): 4,000 train / 1,000 test signals of 40 samples, generated offline
               from the package's templates with the benchmark's own arguments (seed 42), cached as .npz.
     digits    scikit-learn's bundled 8x8 handwritten digits (1,797 images), 20% held out for test.
     spiral    the CS231n K-class 2-D spiral, generated from the seed.
-Read from files the user already has (``data_dir``):
+
+Read from files the user already has (``data_dir``)::
+
     mnist, fashion-mnist   the four IDX files (optionally .gz)
     cifar10                the binary version: data_batch_1.bin ... data_batch_5.bin, test_batch.bin
+
 Nothing is ever unpickled.
 
 Preprocessing follows the lecture: zero mean and unit variance, with the statistics taken from the training

@@ -62,7 +62,7 @@ def numerical_gradient(f: Callable[[torch.Tensor], torch.Tensor], x: torch.Tenso
 
 
 def relative_error(a: torch.Tensor, n: torch.Tensor) -> torch.Tensor:
-    """Elementwise |a - n| / max(|a|, |n|), with 0/0 defined as 0."""
+    """Elementwise ``|a - n| / max(|a|, |n|)``, with 0/0 defined as 0."""
     a, n = a.to(torch.float64), n.to(torch.float64)
     scale = torch.maximum(a.abs(), n.abs())
     diff = (a - n).abs()

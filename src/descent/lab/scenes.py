@@ -56,6 +56,8 @@ class Panel:
 
 @dataclass(frozen=True)
 class Scene:
+    """One named picture of the notes: a title over one or more panels."""
+
     name: str
     title: str
     panels: tuple[Panel, ...]

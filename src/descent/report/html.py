@@ -37,6 +37,7 @@ _LEVEL_MARK = {"ok": "&#10003;", "info": "&#8505;", "warning": "&#9888;", "error
 
 
 def data_uri(data: bytes, mime: str = "image/png") -> str:
+    """``data`` as a base64 ``data:`` URI of type ``mime``, for embedding in a page."""
     return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
 
 
@@ -118,11 +119,13 @@ def page(title: str, sections: Sequence[tuple[str, str]]) -> str:
 
 
 def write_report(path: str | os.PathLike, title: str, sections: Sequence[tuple[str, str]]) -> Path:
+    """Write :func:`page` of ``title`` and ``sections`` to ``path`` (atomically); returns the path."""
     write_text(path, page(title, sections))
     return Path(path)
 
 
 def read_csv(path: str | os.PathLike) -> list[dict[str, str]]:
+    """The rows of a CSV file with a header, as dicts of strings."""
     with open(path, encoding="utf-8", newline="") as f:
         return list(csv.DictReader(f))
 

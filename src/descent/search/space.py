@@ -42,6 +42,7 @@ class Dimension:
         return list(dict.fromkeys(values))  # integer ranges may repeat a value
 
     def suggest(self, trial: Any) -> Any:
+        """This dimension's value for an Optuna ``trial`` (categorical, int or float, log scale if ``log``)."""
         if self.choices is not None:
             return trial.suggest_categorical(self.name, list(self.choices))
         if self.integer:
