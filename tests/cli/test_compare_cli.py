@@ -1,60 +1,56 @@
-"""`descent compare`: one run per optimizer from the same init, results.csv, overlaid curves, report."""
+"""`descent compare`: budget 1 and one seed is the old comparison (each optimizer at its registry lr, the same
+init); the outputs; bad input in one line with no folder left behind."""
 
 from __future__ import annotations
 
 import csv
-import json
 
 import pytest
 
 from descent.optim.registry import OPTIMIZERS
 
-FAST = ["--data", "spiral", "--model", "mlp", "--epochs", "2", "--no-progress"]
+FAST = ["--data", "spiral", "--model", "mlp", "--width", "32", "--epochs", "2"]
 
 
-def test_compare_two_optimizers(tmp_path, run_cli):
+def _read(path):
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_compare_two_optimizers_at_their_registry_lr(tmp_path, run_cli):
     code, out, err = run_cli("compare", "--out", tmp_path, "--optimizers", "sgd,adam", *FAST)
     assert code == 0, err
-    with open(tmp_path / "results.csv", newline="") as f:
-        rows = list(csv.DictReader(f))
-    assert [r["optimizer"] for r in rows] == ["sgd", "adam"]
+    rows = _read(tmp_path / "results.csv")
+    assert sorted(r["optimizer"] for r in rows) == ["adam", "sgd"]
+    trials = _read(tmp_path / "trials.csv")
+    expected = [("sgd", "tuning", "0"), ("adam", "tuning", "0")]
+    assert [(t["optimizer"], t["phase"], t["seed"]) for t in trials] == expected
     for r in rows:
-        assert float(r["lr"]) == OPTIMIZERS[r["optimizer"]].lr  # each at its registry lr
-        metrics = json.loads((tmp_path / r["optimizer"] / "metrics.json").read_text())
-        assert metrics["config"]["optimizer"]["name"] == r["optimizer"]
-        assert float(r["test_accuracy"]) == pytest.approx(metrics["test_accuracy"])
-        assert float(r["best_val_accuracy"]) == pytest.approx(max(h["val_accuracy"] for h in _history(tmp_path, r)))
-        assert (tmp_path / r["optimizer"] / "report.html").is_file()
-    # same seed: same initial weights and the same first batch, so the first loss is the same number
-    first = [_first_loss(tmp_path / name) for name in ("sgd", "adam")]
-    assert first[0] == first[1]
-    for png in ("loss.png", "accuracy.png"):
-        assert (tmp_path / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert float(r["best_lr"]) == OPTIMIZERS[r["optimizer"]].lr  # budget 1: the registry's lr
+        (t,) = [t for t in trials if t["optimizer"] == r["optimizer"]]
+        assert float(r["test_mean"]) == pytest.approx(float(t["test_accuracy"]))
+        assert r["seeds"] == "1" and r["ci_low"] == "nan"  # one seed: no interval
     report = (tmp_path / "report.html").read_text()
-    assert 'href="sgd/report.html"' in report and report.count("data:image/png;base64,") == 2
-    assert "[2/2] adam" in out and "best val" in out  # progress lines and the final table
-
-
-def _history(root, row):
-    with open(root / row["optimizer"] / "history.csv", newline="") as f:
-        return [{k: float(v) for k, v in h.items()} for h in csv.DictReader(f)]
-
-
-def _first_loss(run_dir):
-    with open(run_dir / "losses.csv", newline="") as f:
-        return float(next(csv.DictReader(f))["loss"])
+    assert report.count("data:image/png;base64,") == 3  # ranking, lr sensitivity, curves
+    assert "[spiral adam tuning 1/1]" in out and "95% interval" in out
 
 
 @pytest.mark.parametrize("argv, needle", [
     (["--optimizers", "sgd,nope"], "unknown optimizer 'nope'"),
     (["--optimizers", " , "], "no optimizer named"),
     (["--epochs", "0"], "invalid --epochs='0': must be a positive integer"),
+    (["--budget", "0"], "invalid --budget='0': must be a positive integer"),
+    (["--tune", "lr,gamma"], "invalid tune='gamma'"),
+    (["--target", "1.5"], "invalid target=1.5"),
+    (["--target", "0.5,0.6"], "one accuracy, or one per workload"),
+    (["--snapshots", "2"], "invalid snapshots=2"),
+    (["--data", "nope"], "unknown dataset 'nope'"),
 ])
 def test_compare_bad_input(tmp_path, run_cli, argv, needle):
     code, _, err = run_cli("compare", "--out", tmp_path / "out", *FAST, *argv)
-    assert code == 2 and needle in err
+    assert code == 2 and needle in err, err
     assert err.strip().count("\n") == 0 and "Traceback" not in err
-    assert not (tmp_path / "out" / "results.csv").exists()
+    assert not (tmp_path / "out").exists()
 
 
 def test_compare_unwritable_output(tmp_path, run_cli):
