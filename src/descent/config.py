@@ -16,7 +16,7 @@ same objects. Every field also has a flat name, the one the command line and sea
 
 >>> cfg = TrainConfig.of(lr=0.1, momentum=0.9, optimizer="momentum", epochs=5)
 >>> cfg.optimizer
-OptimizerConfig(name='momentum', lr=0.1, hyper={'momentum': 0.9})
+OptimizerConfig(name='momentum', lr=0.1, hyper={'momentum': 0.9}, convention=None)
 >>> cfg.run.epochs
 5
 """
@@ -30,6 +30,8 @@ from typing import Any
 
 @dataclass(frozen=True)
 class DataConfig:
+    """Which data set, where it lives, how it is standardized, split, subsetted and augmented."""
+
     name: str = "mnist1d"
     data_dir: str | None = None
     standardize: bool = True          # zero mean / unit variance from training statistics only
@@ -40,6 +42,8 @@ class DataConfig:
 
 @dataclass(frozen=True)
 class ModelConfig:
+    """The network: architecture, size, activation, initialisation, batch norm and dropout."""
+
     arch: str = "auto"                # auto | mlp | cnn  (auto: cnn for mnist1d and images, mlp otherwise)
     width: int | None = None          # hidden units (mlp) or channels (cnn); None = the model's default
     depth: int | None = None          # hidden layers (mlp) or conv blocks (cnn)
@@ -54,13 +58,19 @@ class ModelConfig:
 
 @dataclass(frozen=True)
 class OptimizerConfig:
+    """The optimizer's registry name, learning rate, other hyperparameters and formula convention."""
+
     name: str = "adam"
     lr: float | None = None           # None = the registry's lr for that optimizer
     hyper: dict[str, Any] = field(default_factory=dict)  # momentum, weight_decay, betas, eps, ...
+    convention: str | None = None     # torch | keras | optax | cs231n (descent.optim.conventions); None = torch's
+                                      # defaults with every formula flag free
 
 
 @dataclass(frozen=True)
 class ScheduleConfig:
+    """The learning-rate schedule, reduce-on-plateau and snapshot cycles."""
+
     spec: str | None = None           # compact spelling, see descent.schedules.parse
     per: str = "epoch"                # epoch | step: the unit t of the schedule
     plateau: bool = False             # reduce-on-plateau of the validation loss
@@ -71,6 +81,8 @@ class ScheduleConfig:
 
 @dataclass(frozen=True)
 class RegularizeConfig:
+    """Weight penalties (L1, L2, elastic net), EMA of the weights and gradient-norm clipping."""
+
     l1: float = 0.0
     l2: float = 0.0
     elastic_net: float = 0.0          # lambda of the elastic net
@@ -81,6 +93,8 @@ class RegularizeConfig:
 
 @dataclass(frozen=True)
 class RunConfig:
+    """How the run goes: epochs, batches, seed, loss, device, processes, threads, checkpoints and monitoring."""
+
     epochs: int = 30
     batch_size: int | None = 128      # None = full batch
     seed: int = 0
@@ -88,8 +102,11 @@ class RunConfig:
     monitor: bool = True
     tensorboard: bool = False
     device: str = "cpu"
+    world_size: int = 1               # processes of a data-parallel run (set by the launcher, not a flag)
+    sync_batchnorm: bool = False      # data parallel: batch norm over the global batch, not each rank's share
     threads: int | None = None        # torch intra-op threads; None = chosen for the machine's load
     checkpoint_every: int = 1         # epochs between checkpoints (0 = none)
+    sharpness_every: int = 0          # optimizer steps between top-Hessian-eigenvalue estimates (0 = none)
     progress: bool | None = None      # None = only on a terminal
 
 
@@ -111,6 +128,8 @@ HYPER_FLAGS = ("momentum", "weight_decay")
 
 @dataclass(frozen=True)
 class TrainConfig:
+    """One training run's whole configuration: a section per part of the run (see the module docstring)."""
+
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)

@@ -13,9 +13,10 @@ import re
 import sys
 
 from ..errors import DescentError, one_line
+from . import _needs
 
 # Sub-command modules, in the order --help lists them.
-COMMANDS = ("train", "compare", "search", "ensemble", "gradcheck", "lab")
+COMMANDS = ("train", "compare", "search", "ensemble", "gradcheck", "lr_find", "lab")
 
 
 def one_wording(message: str) -> str:
@@ -37,6 +38,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """``descent``'s parser: ``--version`` and one sub-parser per module of :data:`COMMANDS`."""
     parser = _Parser(
         prog="descent",
         description="Optimizers, schedules and a lab for 'Training Neural Networks II' (CS231n lecture 7).",
@@ -52,8 +54,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one sub-command; the exit status: 0 done, 2 bad input or a missing package, 130 interrupted."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    absent = _needs.missing(args)  # before any work: a missing extra is named now, not after training
+    if absent:
+        print(f"descent {_needs.command_name(args)}: error: {_needs.message(absent)}", file=sys.stderr)
+        return 2
     try:
         return int(args.func(args) or 0)
     except (DescentError, ValueError, FileNotFoundError, PermissionError, IsADirectoryError) as e:

@@ -70,6 +70,8 @@ OPTIMIZER_FLAGS = ("optimizer", [
     ("--momentum", dict(dest="momentum", type=nonneg_float)),
     ("--weight-decay", dict(dest="weight_decay", type=nonneg_float)),
     ("--hyper", dict(dest="hyper", type=hyper_pairs, help="other optimizer keywords: betas=[0.9,0.99],eps=1e-7")),
+    ("--convention", dict(dest="convention", choices=["torch", "keras", "optax", "cs231n"],
+                          help="that framework's defaults and update formulas for the first-order optimizers")),
 ])
 TRAINING_FLAGS = [
     ("data", [
@@ -124,9 +126,14 @@ TRAINING_FLAGS = [
         ("--no-monitor", _off("monitor", help="switch the babysitting monitor off")),
         ("--tensorboard", _on("tensorboard", help="log to TensorBoard (descent[tensorboard])")),
         ("--checkpoint-every", dict(dest="checkpoint_every", type=nonneg_int)),
+        ("--sharpness-every", dict(dest="sharpness_every", type=nonneg_int,
+                                   help="record the top Hessian eigenvalue every K optimizer steps in "
+                                        "sharpness.csv (0 = never)")),
         ("--progress", _on("progress", help="always show a progress bar")),
         ("--no-progress", _off("progress")),
         ("--device", dict(dest="device")),
+        ("--sync-batchnorm", _on("sync_batchnorm", help="with --nproc: batch norm over the global batch "
+                                                        "(moments all-reduced), not each process's share")),
         ("--threads", dict(dest="threads", type=positive_int,
                             help="torch intra-op threads (default: 1 or all cores, whichever runs the steps "
                                  "faster, timed while training)")),

@@ -41,6 +41,7 @@ PACKAGES = {
     "scipy": ("scipy", "compare"),
     "kornia": ("kornia", "augment"),
     "tensorboard": ("tensorboard", "tensorboard"),
+    "psycopg": ("psycopg", "postgres"),
 }
 LAB = ("plot", "data", "search", "compare", "augment", "progress")  # what the `lab` extra gathers (pyproject.toml)
 DATASETS = {"mnist1d": {"mnist1d"}, "digits": {"sklearn"}}  # the others are generated or read from files
@@ -71,6 +72,12 @@ def training(args: argparse.Namespace) -> set[str]:
             | ({"tensorboard"} if cfg.run.tensorboard else set()))
 
 
+def _storage(args: argparse.Namespace) -> set[str]:
+    """Optuna, and the PostgreSQL driver for a ``--storage postgresql://...`` study."""
+    url = str(getattr(args, "storage", None) or "")
+    return {"optuna"} | ({"psycopg"} if url.startswith("postgresql") else set())
+
+
 def _pictures(args: argparse.Namespace) -> set[str]:
     return set(PICTURES)
 
@@ -81,8 +88,8 @@ def _nothing(args: argparse.Namespace) -> set[str]:
 
 NEEDS: dict[str, Callable[[argparse.Namespace], set[str]]] = {
     "train": training,
-    "compare": training,
-    "search": lambda args: training(args) | {"optuna"},
+    "compare": lambda args: training(args) | _storage(args) | {"scipy"},
+    "search": lambda args: training(args) | _storage(args),
     "ensemble": _nothing,  # each run's dataset is loaded first thing; its package is named then
     "gradcheck": _nothing,
     "lr-find": training,  # a short training run per rate, and its plot

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import importlib
 
-TOPICS = ("trajectories", "schedules", "init")
+TOPICS = ("trajectories", "schedules", "init", "explore", "sharpness", "landscape")
 
 
 def register(sub) -> None:
-    p = sub.add_parser("lab", help="draw the lecture's pictures (trajectories, schedules, init)")
+    p = sub.add_parser("lab", help="draw the lecture's pictures (trajectories, schedules, init, explore, "
+                       "sharpness, landscape)")
     inner = p.add_subparsers(dest="topic", metavar="TOPIC", parser_class=type(p))
     inner.required = True
     for topic in TOPICS:

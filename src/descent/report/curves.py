@@ -27,6 +27,19 @@ def pyplot() -> Any:
     return plt
 
 
+def finish(fig: Any, axes: Any, path: Path, title: str = "", dpi: int = 110) -> None:
+    """Grid and legend on each of ``axes``, the title, a tight layout; save ``path`` atomically and close."""
+    for ax in axes:
+        ax.grid(alpha=0.3)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=8)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    save_figure(fig, path, dpi=dpi)
+    pyplot().close(fig)
+
+
 def plot_curves(iter_losses: list[float], history: list[dict[str, Any]], path: Path, title: str = "") -> None:
     """Loss per iteration (with the per-epoch validation loss) and train/val accuracy per epoch."""
     plt = pyplot()
@@ -45,15 +58,7 @@ def plot_curves(iter_losses: list[float], history: list[dict[str, Any]], path: P
     if finite and max(finite) / max(min(finite), 1e-12) > 50:
         ax_loss.set_yscale("log")
     ax_acc.set(xlabel="epoch", ylabel="accuracy", title="accuracy")
-    for ax in (ax_loss, ax_acc):
-        ax.grid(alpha=0.3)
-        if ax.get_legend_handles_labels()[0]:
-            ax.legend(fontsize=8)
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    save_figure(fig, path, dpi=110)
-    plt.close(fig)
+    finish(fig, (ax_loss, ax_acc), path, title)
 
 
 def plot_comparison(curves: dict[str, tuple[list[float], list[dict[str, Any]]]], out: Path) -> None:

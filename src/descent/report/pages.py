@@ -13,6 +13,7 @@ from typing import Any
 from ..errors import DescentError
 from .curves import pyplot
 from .html import _is_number, figure, findings, pictures, read_csv, table, write_report
+from .sharpness import sharpness_figure
 
 
 def write_run_report(run_dir: str | os.PathLike) -> Path:
@@ -31,6 +32,9 @@ def write_run_report(run_dir: str | os.PathLike) -> Path:
     sections.append(("Curves", pictures(run) or "<p>(no pictures)</p>"))
     if monitor.get("series"):
         sections.append(("Inside the network", monitor_figures(monitor["series"])))
+    sharpness = sharpness_figure(run)
+    if sharpness is not None:
+        sections.append(("Sharpness against 2/lr", sharpness))
     if (run / "history.csv").is_file():
         sections.append(("History (per epoch)", table(read_csv(run / "history.csv"))))
     if cfg:

@@ -49,20 +49,36 @@ Recover = Callable[[Mapping[str, Any]], "Mapping[str, Any] | None"]
 # ---------------------------------------------------------------------------------------------- storage
 
 
-def default_storage(out_dir: str | os.PathLike) -> str:
+def default_storage(out_dir: str | os.PathLike, workers: int = 1) -> str:
+    """``OUT/study.db`` (SQLite), or for several workers (or a study begun by them) ``OUT/study.journal``."""
+    journal = Path(out_dir).resolve() / "study.journal"
+    if workers > 1 or journal.exists():
+        return f"journal:{journal}"
     return f"sqlite:///{Path(out_dir).resolve() / 'study.db'}"
 
 
 def open_storage(url: str, heartbeat: int = HEARTBEAT) -> Any:
-    """Optuna RDB storage with a heartbeat every ``heartbeat`` seconds: a trial silent for three beats is
-    failed and queued again (``RetryFailedTrialCallback``). Errors are one line."""
+    """Optuna storage with a heartbeat every ``heartbeat`` seconds: a trial silent for three beats is failed
+    and queued again (``RetryHeartbeatStaleTrialCallback``). ``journal:PATH`` is a journal file shared by the
+    workers of one host (:mod:`.storages`); anything else an RDB URL (``sqlite:///``, ``postgresql://``).
+    Errors are one line."""
     import optuna
 
+    from .storages import HeartbeatJournalStorage, HeartbeatRDBStorage, journal_path
+
+    if journal_path(url) is not None:
+        path = Path(journal_path(url))
+        if not path.parent.is_dir():
+            raise DescentError(f"cannot open storage {url!r}: the folder {path.parent} does not exist")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            retry = next(iter(_retry_dead_trials(optuna).values()))
+        return HeartbeatJournalStorage(str(path), heartbeat, 3 * heartbeat, retry)
     for attempt in range(6):
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-                return optuna.storages.RDBStorage(url, heartbeat_interval=heartbeat, grace_period=3 * heartbeat,
+                return HeartbeatRDBStorage(url, heartbeat_interval=heartbeat, grace_period=3 * heartbeat,
                                                   **_retry_dead_trials(optuna))
         except ModuleNotFoundError as e:
             raise DescentError(f"storage {url!r} needs the database driver {e.name!r}") from None
@@ -132,6 +148,16 @@ def run_search(objective: Objective, space: Mapping[str, Dimension], out_dir: st
     return rows
 
 
+def study_rows(storage: str, out_dir: str | os.PathLike, coarse_to_fine: bool = False,
+               study_name: str = STUDY_NAME, heartbeat: int = HEARTBEAT) -> list[dict[str, Any]]:
+    """Every row of a study shared by workers; rewrites ``out_dir/results.csv`` and the other workers'."""
+    out = Path(out_dir).resolve()
+    names = [study_name, f"{study_name}-fine"] if coarse_to_fine else [study_name]
+    rows = collect_rows(open_storage(storage, heartbeat), names, out)
+    _share_results(rows, out)
+    return rows
+
+
 def _share_results(rows: Sequence[Mapping[str, Any]], out: Path) -> None:
     """Rewrite the results.csv of the other workers of the study (the folders its trials name), so that
     the last worker to finish leaves the whole study in every worker's folder."""
@@ -178,6 +204,7 @@ class _Stage:
         if record is None:
             for key, value in (("label", f"{self.name}-{trial.number:04d}"), ("out", self.out)):
                 trial.set_user_attr(key, value)
+            self._wait_for_twin(trial, params)
             record = _earlier_result(self.study, params)
         if record is None:
             result = self.objective(params, trial.user_attrs["label"])
@@ -185,6 +212,18 @@ class _Stage:
         for key, value in record.items():
             trial.set_user_attr(key, value)
         return float(record["val_accuracy"])
+
+    def _wait_for_twin(self, trial: Any, params: Mapping[str, Any]) -> None:
+        """Wait while an earlier trial of another worker runs the same point (a grid's points go to trial
+        numbers one by one, so only a refined or exhausted grid draws a running point again)."""
+        from optuna.trial import TrialState
+
+        def running_twin() -> bool:
+            return any(t.number < trial.number and t.params == dict(params) for t in
+                       self.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)))
+
+        while running_twin():
+            time.sleep(1.0)
 
     def _recovered(self, inherited: Mapping[str, Any]) -> dict[str, Any] | None:
         """The finished result of the dead trial this one retries, if ``recover`` finds one."""
@@ -295,5 +334,6 @@ def collect_rows(store: Any, names: Sequence[str], out: Path | None = None) -> l
 
 
 def best_row(rows: Sequence[Mapping[str, Any]]) -> Mapping[str, Any] | None:
+    """The complete trial's row with the highest ``value``, or None if no trial completed."""
     complete = [r for r in rows if r.get("state") == "COMPLETE" and r.get("value") is not None]
     return max(complete, key=lambda r: float(r["value"])) if complete else None

@@ -27,7 +27,8 @@ class Callback:
         """The key of this callback's state in checkpoints and of its summary in ``metrics.json``."""
         return type(self).__name__.lower()
 
-    def on_train_begin(self, trainer: Any) -> None: ...
+    def on_train_begin(self, trainer: Any) -> None:
+        """Before the first step of the run (also of a resumed one): set up what the callback watches."""
 
     def after_backward(self, trainer: Any, step: int) -> None:
         """Gradients are ready, parameters not yet updated (gradient norms, update/weight ratio setup)."""
@@ -38,7 +39,8 @@ class Callback:
     def on_epoch_end(self, trainer: Any, epoch: int, record: dict[str, Any]) -> None:
         """``record`` holds the epoch's train/val loss and accuracy and lr; callbacks may add keys."""
 
-    def on_train_end(self, trainer: Any) -> None: ...
+    def on_train_end(self, trainer: Any) -> None:
+        """After the last epoch, or when the run stops early (``trainer.stop_reason`` says why)."""
 
     def summary(self) -> dict[str, Any]:
         """What this callback wants saved into ``metrics.json`` (under its own key)."""
@@ -65,4 +67,5 @@ class Checkpointing(Callback):
             self.save(trainer)
 
     def save(self, trainer: Any) -> None:
+        """Write ``trainer.state_dict()`` and the run's config to ``path`` now."""
         checkpoint.save(self.path, self.config, trainer.state_dict())

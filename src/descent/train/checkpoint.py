@@ -26,6 +26,7 @@ FORMAT = 2
 
 
 def save(path: str | os.PathLike, config: dict[str, Any], trainer_state: dict[str, Any]) -> None:
+    """Write ``config`` and a trainer's ``state_dict()`` to ``path`` as one checksummed checkpoint, atomically."""
     inner = io.BytesIO()
     torch.save({"config": config, "model": trainer_state["model"], "trainer": trainer_state}, inner)
     data = inner.getvalue()

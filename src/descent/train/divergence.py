@@ -39,6 +39,8 @@ class Diverged(StopTraining):
 
 
 class DivergenceGuard(Callback):
+    """Stop the run with :class:`Diverged` on a non-finite loss or weight, or a loss that explodes (see above)."""
+
     name = "divergence"
 
     def __init__(self, num_classes: int, factor: float = 10.0, warmup: int = 20, window: int = 5) -> None:
@@ -60,6 +62,7 @@ class DivergenceGuard(Callback):
                                "probably too large (or the gradients overflowed)")
 
     def check_loss(self, step: int, loss: float) -> None:
+        """Raise :class:`Diverged` if ``loss`` (the batch loss after ``step`` steps) is not finite or has exploded."""
         if not math.isfinite(loss):
             raise Diverged(f"the loss became {loss} at step {step}: the learning rate is probably too large "
                            "(or the data hold NaN/Inf)")
@@ -74,8 +77,10 @@ class DivergenceGuard(Callback):
                            "probably too large")
 
     def state_dict(self) -> dict[str, Any]:
+        """For the trainer's checkpoint: the first loss and the last ``window`` batch losses."""
         return {"first": self.first, "recent": list(self.recent)}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Resume: the first loss and recent losses, so the rule continues where it stopped."""
         self.first = state["first"]
         self.recent.extend(state["recent"])

@@ -159,6 +159,7 @@ class Snapshots(Callback):
         return {"state_dicts": self.state_dicts, "taken_at": self.taken_at}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Resume: the snapshots already taken (a resumed run takes only the remaining ones)."""
         self.state_dicts, self.taken_at = list(state["state_dicts"]), list(state["taken_at"])
 
     def on_batch_end(self, trainer: Any, step: int, loss: float) -> None:

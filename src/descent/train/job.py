@@ -7,7 +7,9 @@
 
 Outputs in ``out_dir`` (each written atomically): ``metrics.json`` (test_accuracy of the best-validation
 weights, val_accuracy, train_seconds, the full config, ...), ``history.csv`` (one row per epoch),
-``losses.csv`` (one row per iteration), ``curves.png``, ``report.html`` and ``checkpoint.pt`` (resumable).
+``losses.csv`` (one row per iteration), ``curves.png``, ``report.html``, ``checkpoint.pt`` (resumable),
+``weights.pt`` (the weights of every epoch, for ``descent lab landscape``) and, with ``--sharpness-every K``,
+``sharpness.csv`` (the top Hessian eigenvalue every K steps).
 
 On resume the checkpoint's configuration is the run's: a requested configuration may differ from it only in
 ``epochs`` (to extend the run), ``progress`` and ``threads``; anything else is refused by name.
@@ -35,24 +37,28 @@ from ..regularization import penalty
 from ..report import plot_curves, write_run_report
 from . import checkpoint
 from .callbacks import Callback, Checkpointing
+from .distributed import Parallel, world_config
 from .divergence import DivergenceGuard
 from .ensemble import EMA, Snapshots, snapshot_cycle_end_steps
 from .lr import learning_rate
 from .monitor import Monitor
 from .plan import BatchPlan
 from .resolve import Job, check_model_fits, resolve
+from .sharpness import Sharpness
 from .threads import Threads
 from .trainer import Trainer
+from .weights import EpochWeights
 
 # what a resumed run may change: its length (longer only) and how it is shown or threaded
 RESUMABLE = ("epochs", "progress", "threads")
 
 
 def run_training(cfg: TrainConfig | None, out_dir: str | os.PathLike, callbacks: Iterable[Callback] = (),
-                 resume: bool = False) -> dict[str, Any]:
+                 resume: bool = False, parallel: Parallel | None = None) -> dict[str, Any]:
     """Run (or, with ``resume``, continue) one training job and write its outputs; returns the metrics.
 
-    ``cfg=None`` with ``resume`` continues the run exactly as its checkpoint describes it.
+    ``cfg=None`` with ``resume`` continues the run exactly as its checkpoint describes it. ``parallel``: this
+    process is one rank of a data-parallel run (train/distributed.py); rank 0 alone writes the outputs.
 
     >>> import os, tempfile
     >>> from descent.config import TrainConfig
@@ -73,22 +79,26 @@ def run_training(cfg: TrainConfig | None, out_dir: str | os.PathLike, callbacks:
         cfg = continued(TrainConfig.from_dict(saved["config"]), cfg)
     elif cfg is None:
         raise ValueError("invalid cfg=None: must be a TrainConfig unless resuming")
+    cfg = world_config(cfg, parallel, resume)
+    main = parallel is None or parallel.is_main
     job = resolve(cfg)
     created = not out.exists()
-    out = ensure_dir(out)
+    out = ensure_dir(out) if main else out
     try:
-        trainer, extra = build(job, out, callbacks)
+        trainer, extra = build(job, out, callbacks, parallel)
         if saved is not None:
             trainer.load_state_dict(saved["trainer"])
     except BaseException:
-        if created:  # a failed start (bad data files, a model too big for memory...) leaves nothing behind
+        if created and main:  # a failed start (bad data files, a model too big for memory...) leaves nothing behind
             shutil.rmtree(out, ignore_errors=True)
         raise
     trainer.fit()
     metrics = _metrics(trainer, cfg, extra)
     metrics["wall_seconds"] = time.perf_counter() - wall_start
-    write_outputs(out, trainer, metrics)
-    write_run_report(out)
+    metrics["world_size"] = cfg.run.world_size
+    if main:
+        write_outputs(out, trainer, metrics)
+        write_run_report(out)
     return metrics
 
 
@@ -108,9 +118,11 @@ def continued(saved: TrainConfig, requested: TrainConfig | None) -> TrainConfig:
     return saved.replace(**{name: requested.get(name) for name in RESUMABLE})
 
 
-def build(job: Job, out: Path, callbacks: Iterable[Callback] = ()) -> tuple[Trainer, dict[str, Any]]:
+def build(job: Job, out: Path, callbacks: Iterable[Callback] = (),
+          parallel: Parallel | None = None) -> tuple[Trainer, dict[str, Any]]:
     """Data, model, optimizer, plan and callbacks of a resolved job, and the Trainer built whole."""
     cfg = job.config
+    main = parallel is None or parallel.is_main  # the rank that writes files
     if cfg.run.threads:
         torch.set_num_threads(cfg.run.threads)
     governor = [] if cfg.run.threads else [Threads()]  # first: it times whole steps, callbacks included
@@ -121,16 +133,25 @@ def build(job: Job, out: Path, callbacks: Iterable[Callback] = ()) -> tuple[Trai
     check_model_fits(cfg, splits, job.device)  # before allocating: a too-wide model is refused by name
     if job.augment is not None:
         job.augment.check_input(splits.input_shape)  # a crop or shift as large as the examples
-    model = build_model(cfg.model, splits).to(job.device)
+    device = job.device if parallel is None else parallel.device
+    model = build_model(cfg.model, splits).to(device)
+    if parallel is not None and cfg.run.sync_batchnorm:  # before the optimizer takes the parameters
+        model = parallel.sync_batchnorm(model)
     optimizer = job.build_optimizer(model.parameters())
     plan = BatchPlan.make(len(splits.train[0]), cfg.run.batch_size, cfg.run.epochs, cfg.run.seed,
                           full_batch=job.entry.closure)
+    if parallel is not None:
+        parallel.check(plan, job.entry.closure, cfg.optimizer.name, {"--sharpness-every": cfg.run.sharpness_every})
     lr = learning_rate(cfg.schedule, job.schedule, optimizer, plan)
     standard: list[Callback] = []
     if cfg.run.monitor:  # before the guard, so that its diagnosis of a diverging run is recorded
-        standard.append(Monitor(tensorboard=cfg.run.tensorboard, log_dir=str(out / "tensorboard"),
+        standard.append(Monitor(tensorboard=cfg.run.tensorboard and main, log_dir=str(out / "tensorboard"),
                                 loss=cfg.run.loss))
     standard.append(DivergenceGuard(splits.num_classes))
+    if cfg.run.sharpness_every:
+        standard.append(Sharpness(cfg.run.sharpness_every, out / "sharpness.csv"))
+    if main:
+        standard.append(EpochWeights(out / "weights.pt"))  # after the guard: diverged weights are never kept
     snapshots = None
     if cfg.schedule.snapshots is not None:
         k = cfg.schedule.snapshots
@@ -138,12 +159,12 @@ def build(job: Job, out: Path, callbacks: Iterable[Callback] = ()) -> tuple[Trai
         standard.append(snapshots)
     if cfg.regularize.ema is not None:
         standard.append(EMA(cfg.regularize.ema))
-    if cfg.run.checkpoint_every:
+    if cfg.run.checkpoint_every and main:
         standard.append(Checkpointing(out / "checkpoint.pt", cfg.to_dict(), cfg.run.checkpoint_every))
     trainer = Trainer(model, optimizer, splits, plan, callbacks=[*governor, lr, *callbacks, *standard],
                       loss_fn=losses.get(cfg.run.loss), penalty=_penalty(cfg), augment=job.augment,
                       clip_grad_norm=cfg.regularize.clip_grad_norm, needs_closure=job.entry.closure,
-                      device=job.device, progress=cfg.run.progress)
+                      device=device, progress=cfg.run.progress if main else False, parallel=parallel)
     return trainer, {"snapshots": snapshots}
 
 
@@ -196,6 +217,8 @@ def _metrics(trainer: Trainer, cfg: TrainConfig, extra: dict[str, Any]) -> dict[
 
 
 def write_outputs(out: Path, trainer: Trainer, metrics: dict[str, Any]) -> None:
+    """Write a run's ``metrics.json``, ``history.csv`` (per epoch), ``losses.csv`` (per step) and ``curves.png``
+    into ``out``."""
     write_json(out / "metrics.json", metrics)
     write_csv(out / "history.csv", trainer.history,
               ["epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "lr", "seconds"])

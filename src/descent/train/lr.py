@@ -75,10 +75,12 @@ class LearningRate(Callback):
         return self.lr
 
     def state_dict(self) -> dict[str, Any]:
+        """For the trainer's checkpoint: the schedule's and the plateau controller's state."""
         return {"scheduler": None if self.scheduler is None else self.scheduler.state_dict(),
                 "plateau": None if self.plateau is None else self.plateau.state_dict()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Resume: restore the controllers this callback has from what :meth:`state_dict` saved."""
         if self.scheduler is not None and state.get("scheduler") is not None:
             self.scheduler.load_state_dict(state["scheduler"])
         if self.plateau is not None and state.get("plateau") is not None:

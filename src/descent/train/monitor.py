@@ -9,7 +9,8 @@
   ``optimizer.step()`` (so it is ``lr * ||dW||`` for plain SGD); about 1e-3 is healthy (CS231n notes);
 * gradient norms, and the mean / std of every activation module's output with the fraction of dead ReLU
   units (zero for every example of the batch): the weight-initialisation picture of lecture 6;
-* NaN / Inf losses and a loss that explodes; both stop the run with :class:`StopTraining` and a diagnosis;
+* NaN / Inf losses and a loss that explodes; both stop the run with
+  :class:`~descent.train.callbacks.StopTraining` and a diagnosis;
 * a train/validation accuracy gap that keeps widening: overfitting, time for regularisation.
 
 Layer statistics are sampled every ``every`` optimizer steps to keep the cost small. The sampled series and
@@ -46,16 +47,16 @@ def expected_first_loss(loss: str, num_classes: int) -> float:
 class Monitor(Callback):
     """Watch a training run and report what looks wrong.
 
-    Args:
-        every: sample the layer statistics every ``every`` optimizer steps (and at step 0).
-        first_loss_tol: the first loss is "ok" within this fraction of its expected value.
-        ratio_low, ratio_high: a layer whose median update/weight ratio is outside ``[low, high]`` is flagged.
-        explode_factor: stop when the mean of the last ``window`` batch losses exceeds ``explode_factor``
-            times ``max(first loss, expected first loss)`` after ``warmup`` steps.
-        gap_warn: warn of overfitting when train minus validation accuracy exceeds this and has grown for
-            ``gap_epochs`` epochs in a row.
-        tensorboard: also write the scalars to ``log_dir`` with ``torch.utils.tensorboard.SummaryWriter``.
-        loss: ``"softmax"`` or ``"svm"``, the data loss the run minimises (its expected first value differs).
+    * ``every``: sample the layer statistics every ``every`` optimizer steps (and at step 0).
+    * ``first_loss_tol``: the first loss is "ok" within this fraction of its expected value.
+    * ``ratio_low``, ``ratio_high``: a layer whose median update/weight ratio is outside ``[low, high]`` is
+      flagged.
+    * ``explode_factor``: stop when the mean of the last ``window`` batch losses exceeds ``explode_factor``
+      times ``max(first loss, expected first loss)`` after ``warmup`` steps.
+    * ``gap_warn``: warn of overfitting when train minus validation accuracy exceeds this and has grown for
+      ``gap_epochs`` epochs in a row.
+    * ``tensorboard``: also write the scalars to ``log_dir`` with ``torch.utils.tensorboard.SummaryWriter``.
+    * ``loss``: ``"softmax"`` or ``"svm"``, the data loss the run minimises (its expected first value differs).
     """
 
     def __init__(self, every: int = 50, first_loss_tol: float = 0.25, ratio_low: float = 1e-4,
@@ -174,6 +175,7 @@ class Monitor(Callback):
         return {**self.summary(), "gaps": list(self._gaps), "recent": list(self._recent)}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Resume from :meth:`state_dict`: the findings, the sampled series and the loss history so far."""
         self.findings = list(state["findings"])
         self.series["step"] = list(state["series"].get("step", []))
         for key, per_layer in state["series"].items():

@@ -18,6 +18,8 @@ from .. import checks
 
 @dataclass(frozen=True)
 class BatchPlan:
+    """How many training examples, in batches of what size, for how many epochs, shuffled by which seed."""
+
     examples: int      # training examples
     batch_size: int    # examples per optimizer step (the last batch of an epoch may be smaller)
     epochs: int

@@ -36,6 +36,7 @@ class Job:
     device: torch.device
 
     def build_optimizer(self, params: Any) -> torch.optim.Optimizer:
+        """The configured optimizer over ``params``, at the config's ``lr`` or else the registry's default."""
         lr = self.entry.lr if self.config.optimizer.lr is None else self.config.optimizer.lr
         return self.entry.factory(params, lr=lr, **self.hyper)
 
@@ -71,6 +72,7 @@ def resolve(cfg: TrainConfig) -> Job:
         raise checks.invalid("seed", run.seed, "an integer")
     checks.one_of("loss", run.loss, losses.LOSSES)
     checks.nonnegative_int("checkpoint_every", run.checkpoint_every)
+    checks.nonnegative_int("sharpness_every", run.sharpness_every)
     if run.threads is not None:
         checks.positive_int("threads", run.threads)
     augment = None
@@ -142,6 +144,11 @@ def _resolve_optimizer(cfg: TrainConfig) -> tuple[registry.OptimizerEntry, dict[
             raise checks.invalid(key, o.hyper[key], f"a hyperparameter of {entry.name} "
                                  f"({', '.join(sorted(accepted))})")
     hyper = {**entry.defaults, **o.hyper}
+    if o.convention is not None:
+        if "convention" not in accepted:
+            raise checks.invalid("convention", o.convention, f"left out for {entry.name} (only the first-order "
+                                 "optimizers follow a framework's convention)")
+        hyper["convention"] = o.convention
     for key, value in {"lr": o.lr, **hyper}.items():  # a float32 parameter cannot hold a larger factor
         if checks.is_real(value) and abs(value) > FLOAT32_MAX:
             raise checks.invalid(key, value, f"at most {FLOAT32_MAX:.3g} in absolute value (a float32)")

@@ -1,4 +1,4 @@
-"""The minibatch trainer: epochs of shuffled minibatches, read top to bottom.
+"""The minibatch trainer: epochs of shuffled minibatches, read top to bottom::
 
     for each epoch:
         for each minibatch (x, y) of a seeded permutation:      # batch_size=1: per-example SGD
@@ -37,7 +37,9 @@ class Trainer:
     ``plan`` fixes the batches; ``callbacks`` (in order) do everything else, the learning rate and the
     checkpoints included. ``loss_fn(scores, y)`` is the data loss, ``penalty(model)`` the regularization
     added to it, ``augment(x)`` transforms training batches; ``clip_grad_norm`` clips the gradients' global
-    norm before each step; ``needs_closure``: the optimizer's ``step`` re-evaluates the loss (L-BFGS).
+    norm before each step; ``needs_closure``: the optimizer's ``step`` re-evaluates the loss (L-BFGS);
+    ``parallel``: this process is one rank of a data-parallel run (train/distributed.py): it trains on its share
+    of every batch through the DDP-wrapped ``network`` and records the whole batch's loss.
     """
 
     def __init__(
@@ -54,8 +56,12 @@ class Trainer:
         needs_closure: bool = False,
         device: str | torch.device = "cpu",
         progress: bool | None = None,
+        parallel: Any | None = None,
     ) -> None:
         self.model, self.optimizer, self.splits, self.plan = model, optimizer, splits, plan
+        # data parallel (train/distributed.py): this rank's share of each batch, gradients all-reduced by DDP
+        self.parallel = parallel
+        self.network = model if parallel is None else parallel.wrap(model)
         self.callbacks = tuple(callbacks)
         names = [cb.name for cb in self.callbacks]
         if len(set(names)) != len(names):
@@ -89,21 +95,27 @@ class Trainer:
 
     def objective(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The minimised loss J + lambda R(W) and the scores it came from."""
-        scores = self.model(x)
+        scores = self.network(x)
         loss = self.loss_fn(scores, y)
         if self.penalty is not None:
             loss = loss + self.penalty(self.model)
         return loss, scores
 
-    def train_step(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """One optimizer step on one minibatch; returns the (detached) loss and scores."""
+    def train_step(self, x: torch.Tensor, y: torch.Tensor, total: int | None = None) -> tuple[torch.Tensor,
+                                                                                            torch.Tensor]:
+        """One optimizer step on one minibatch (this rank's share of ``total`` examples); returns the
+        (detached) loss of the whole batch and this share's scores."""
         if self.augment is not None:
             x = self.augment(x)
         if self.needs_closure:
             return self._closure_step(x, y)
         loss, scores = self.objective(x, y)
         self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        if self.parallel is None:
+            loss.backward()
+        else:  # weighted by N b_r / B, so DDP's average of the gradients is the whole batch's gradient
+            (loss * self.parallel.weight(len(x), total)).backward()
+            loss = self.parallel.mean(loss, len(x), total)
         for cb in self.callbacks:
             cb.after_backward(self, self.step)
         if self.clip_grad_norm:
@@ -140,11 +152,12 @@ class Trainer:
                 total_loss = torch.zeros((), device=self.device)
                 correct = torch.zeros((), dtype=torch.long, device=self.device)
                 for i in range(0, n, self.batch_size):
-                    idx = order[i: i + self.batch_size]
+                    batch = order[i: i + self.batch_size]
+                    idx = batch if self.parallel is None else self.parallel.share(batch)
                     xb, yb = x_train[idx], y_train[idx]
-                    loss, scores = self.train_step(xb, yb)
+                    loss, scores = self.train_step(xb, yb, len(batch))
                     self.last_lr = self.optimizer.param_groups[0]["lr"]  # the rate this step used
-                    total_loss += loss * len(idx)
+                    total_loss += loss * len(batch)
                     correct += (scores.argmax(1) == yb).sum()
                     loss_value = float(loss)
                     self.iter_losses.append(loss_value)
@@ -156,6 +169,8 @@ class Trainer:
                     if not math.isfinite(loss_value):
                         raise Diverged(f"the loss became {loss_value} at step {self.step - 1}: the learning "
                                        "rate is probably too large (or the data hold NaN/Inf)")
+                if self.parallel is not None:
+                    correct = self.parallel.sum(correct)
                 record = self._end_of_epoch(float(total_loss) / n, int(correct) / n, start)
                 for cb in self.callbacks:
                     cb.on_epoch_end(self, self.epoch - 1, record)
@@ -189,6 +204,7 @@ class Trainer:
 
     @torch.no_grad()
     def predict_proba(self, x: torch.Tensor, batch_size: int = 4096) -> torch.Tensor:
+        """Softmax class probabilities of ``x`` (rows are examples), in evaluation mode, ``batch_size`` at a time."""
         was_training = self.model.training
         self.model.eval()
         out = [torch.softmax(self.model(x[i: i + batch_size].to(self.device)), dim=1)
@@ -213,6 +229,8 @@ class Trainer:
     # ---------------------------------------------------------------------------------------- checkpoints
 
     def state_dict(self) -> dict[str, Any]:
+        """Everything a resumed run needs: model, optimizer, shuffle generator, torch RNG, counters, history,
+        best weights and each stateful callback's state (under its ``name``)."""
         return {
             "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(),
@@ -230,6 +248,7 @@ class Trainer:
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore what :meth:`state_dict` saved, so that :meth:`fit` continues bit-identically."""
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.generator.set_state(state["generator"])
