@@ -173,7 +173,37 @@ LAB_CASES = [
     pytest.param(["lab", "bogus"], id="lab-topic-unknown"),
 ]
 
-CASES = [*NUMERIC, *TRAIN_CASES, *COMPARE_CASES, *SEARCH_CASES, *ENSEMBLE_CASES, *GRADCHECK_CASES, *LAB_CASES]
+LRFIND = ["lr-find", *FAST]
+NEW_COMMANDS = [  # the commands and flags of issues 13-16
+    pytest.param([*TRAIN, "--convention", "bogus"], id="train-convention-unknown"),
+    pytest.param([*TRAIN, "--optimizer", "lbfgs", "--convention", "keras"], id="train-convention-for-lbfgs"),
+    pytest.param([*TRAIN, "--nproc", "0"], id="train-nproc-0"),
+    pytest.param([*TRAIN, "--nproc", "-2"], id="train-nproc-negative"),
+    pytest.param([*TRAIN, "--sharpness-every", "-1"], id="train-sharpness-every-negative"),
+    pytest.param([*TRAIN, "--sharpness-every", "nan"], id="train-sharpness-every-nan"),
+    pytest.param([*COMPARE, "--budget", "0"], id="compare-budget-0"),
+    pytest.param([*COMPARE, "--seeds", "-1"], id="compare-seeds-negative"),
+    pytest.param([*COMPARE, "--target", "1.5"], id="compare-target-above-1"),
+    pytest.param([*COMPARE, "--target", "nan"], id="compare-target-nan"),
+    pytest.param([*COMPARE, "--model", "{tmp}/missing.py:build"], id="compare-model-file-missing"),
+    pytest.param([*COMPARE, "--data", "spiral,bogus"], id="compare-data-one-unknown"),
+    pytest.param([*SEARCH, "--workers", "0"], id="search-workers-0"),
+    pytest.param([*SEARCH, "--heartbeat", "0"], id="search-heartbeat-0"),
+    pytest.param([*LRFIND, "--lr-min", "0"], id="lr-find-lr-min-0"),
+    pytest.param([*LRFIND, "--lr-min", "1", "--lr-max", "0.1"], id="lr-find-range-reversed"),
+    pytest.param([*LRFIND, "--steps", "0"], id="lr-find-steps-0"),
+    pytest.param([*LRFIND, "--optimizer", "bogus"], id="lr-find-optimizer-unknown"),
+    pytest.param(["lab", "sharpness", "--lrs", "0.1,-1"], id="lab-sharpness-negative-lr"),
+    pytest.param(["lab", "sharpness", "--steps", "0"], id="lab-sharpness-steps-0"),
+    pytest.param(["lab", "landscape", "--run", "{tmp}/missing_run"], id="lab-landscape-missing-run"),
+    pytest.param(["lab", "landscape", "--run", "{tmp}/empty_run"], id="lab-landscape-empty-run"),
+    pytest.param(["lab", "landscape", "--run", "{tmp}/empty_run", "--grid", "1"], id="lab-landscape-grid-1"),
+    pytest.param(["lab", "explore", "--steps", "0"], id="lab-explore-steps-0"),
+    pytest.param(["lab", "explore", "--optimizers", "bogus"], id="lab-explore-optimizer-unknown"),
+]
+
+CASES = [*NUMERIC, *TRAIN_CASES, *COMPARE_CASES, *SEARCH_CASES, *ENSEMBLE_CASES, *GRADCHECK_CASES, *LAB_CASES,
+         *NEW_COMMANDS]
 
 
 def _argv(case: list[str], tmp_path, out) -> list[str]:
